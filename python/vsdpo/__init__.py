@@ -1,0 +1,3 @@
+"""vsdpo: Visual-SDPO."""
+
+__version__ = "0.1.0"

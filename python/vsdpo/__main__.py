@@ -1,0 +1,5 @@
+import sys
+
+from vsdpo.cli import main
+
+sys.exit(main())

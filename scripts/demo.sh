@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job on a fresh machine: set up the environment, build vsdpo, and run it.
+# Until `vsdpo train` lands, the main job is the kernel benchmark plus a rendered, inspected
+# chart with planted defects.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+venv="$(bash scripts/env.sh)"
+bash scripts/dev-build.sh
+export PATH="$venv/bin:$PATH"
+mkdir -p runs/demo
+vsdpo bench kernels --markdown runs/demo/bench_kernels.md
+vsdpo inspect examples/crowded_chart.py -o runs/demo/crowded_chart.inspect.png
+echo "demo outputs are in runs/demo/"
