@@ -40,21 +40,31 @@ pub fn near_misaligned(
     tol: f64,
 ) -> KResult<Vec<NearMiss>> {
     if !(tol.is_finite() && tol >= 0.0) {
-        return Err(KernelError::arg("tol", format!("expected a finite number >= 0, got {tol}")));
+        return Err(KernelError::arg(
+            "tol",
+            format!("expected a finite number >= 0, got {tol}"),
+        ));
     }
     check_width(boxes, "boxes")?;
     read_boxes(boxes, "boxes")?; // validation only: edges are compared in f32 below
-    let rows: Vec<[f32; 4]> = boxes.rows().into_iter().map(|r| [r[0], r[1], r[2], r[3]]).collect();
+    let rows: Vec<[f32; 4]> = boxes
+        .rows()
+        .into_iter()
+        .map(|r| [r[0], r[1], r[2], r[3]])
+        .collect();
     let parts = partition(groups, rows.len())?;
     let tol = tol as f32;
 
-    let jobs: Vec<(usize, usize)> =
-        (0..parts.len()).flat_map(|g| (0..EDGE_CLASSES).map(move |e| (g, e))).collect();
+    let jobs: Vec<(usize, usize)> = (0..parts.len())
+        .flat_map(|g| (0..EDGE_CLASSES).map(move |e| (g, e)))
+        .collect();
     let mut found: Vec<NearMiss> = jobs
         .into_par_iter()
         .flat_map_iter(|(g, edge)| {
-            let mut vals: Vec<(f32, u32)> =
-                parts[g].iter().map(|&i| (edge_value(&rows[i as usize], edge), i)).collect();
+            let mut vals: Vec<(f32, u32)> = parts[g]
+                .iter()
+                .map(|&i| (edge_value(&rows[i as usize], edge), i))
+                .collect();
             vals.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
             let mut out = Vec::new();
             for p in 0..vals.len() {
@@ -63,10 +73,19 @@ pub fn near_misaligned(
                     if vals[q].0 - vals[p].0 > tol {
                         break;
                     }
-                    let (i, j) = if vals[p].1 < vals[q].1 { (vals[p], vals[q]) } else { (vals[q], vals[p]) };
+                    let (i, j) = if vals[p].1 < vals[q].1 {
+                        (vals[p], vals[q])
+                    } else {
+                        (vals[q], vals[p])
+                    };
                     let delta = j.0 - i.0;
                     if delta != 0.0 && delta.abs() <= tol {
-                        out.push(NearMiss { i: i.1, j: j.1, edge: edge as i8, delta });
+                        out.push(NearMiss {
+                            i: i.1,
+                            j: j.1,
+                            edge: edge as i8,
+                            delta,
+                        });
                     }
                 }
             }
@@ -90,15 +109,29 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                NearMiss { i: 0, j: 1, edge: 0, delta: 2.0 },
-                NearMiss { i: 0, j: 1, edge: 2, delta: 1.0 },
+                NearMiss {
+                    i: 0,
+                    j: 1,
+                    edge: 0,
+                    delta: 2.0
+                },
+                NearMiss {
+                    i: 0,
+                    j: 1,
+                    edge: 2,
+                    delta: 1.0
+                },
             ]
         );
     }
 
     #[test]
     fn exact_and_far_edges_are_not_near_misses() {
-        let boxes = array![[0.0f32, 0.0, 10.0, 10.0], [0.0, 100.0, 10.0, 110.0], [50.0, 0.0, 60.0, 10.0]];
+        let boxes = array![
+            [0.0f32, 0.0, 10.0, 10.0],
+            [0.0, 100.0, 10.0, 110.0],
+            [50.0, 0.0, 60.0, 10.0]
+        ];
         let got = near_misaligned(&boxes.view(), None, 4.0).unwrap();
         assert!(got.is_empty(), "{got:?}");
     }
@@ -107,6 +140,8 @@ mod tests {
     fn groups_are_separate() {
         let boxes = array![[10.0f32, 0.0, 50.0, 10.0], [12.0, 20.0, 50.0, 30.0]];
         let g = array![0, 1];
-        assert!(near_misaligned(&boxes.view(), Some(&g.view()), 4.0).unwrap().is_empty());
+        assert!(near_misaligned(&boxes.view(), Some(&g.view()), 4.0)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -80,13 +80,19 @@ pub fn validate(b: &Bbox, row: usize, name: &str) -> KResult<()> {
     if b.x1 < b.x0 {
         return Err(KernelError::arg(
             name,
-            format!("row {row} has x1 < x0 (x0={}, x1={}); boxes are (x0, y0, x1, y1)", b.x0, b.x1),
+            format!(
+                "row {row} has x1 < x0 (x0={}, x1={}); boxes are (x0, y0, x1, y1)",
+                b.x0, b.x1
+            ),
         ));
     }
     if b.y1 < b.y0 {
         return Err(KernelError::arg(
             name,
-            format!("row {row} has y1 < y0 (y0={}, y1={}); boxes are (x0, y0, x1, y1)", b.y0, b.y1),
+            format!(
+                "row {row} has y1 < y0 (y0={}, y1={}); boxes are (x0, y0, x1, y1)",
+                b.y0, b.y1
+            ),
         ));
     }
     Ok(())
@@ -112,8 +118,14 @@ mod tests {
         let err = read_boxes(&bad.view(), "boxes").unwrap_err();
         assert!(err.0.starts_with("boxes: row 1 has x1 < x0"), "{}", err);
         let nan = array![[f32::NAN, 0.0, 1.0, 1.0]];
-        assert!(read_boxes(&nan.view(), "containers").unwrap_err().0.starts_with("containers: row 0"));
+        assert!(read_boxes(&nan.view(), "containers")
+            .unwrap_err()
+            .0
+            .starts_with("containers: row 0"));
         let wide = ndarray::Array2::<f32>::zeros((3, 5));
-        assert!(read_boxes(&wide.view(), "boxes").unwrap_err().0.contains("[3, 5]"));
+        assert!(read_boxes(&wide.view(), "boxes")
+            .unwrap_err()
+            .0
+            .contains("[3, 5]"));
     }
 }

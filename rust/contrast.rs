@@ -33,7 +33,11 @@ struct Histogram {
 
 impl Histogram {
     fn new() -> Self {
-        Histogram { count: vec![0; BINS], sum: vec![[0; 3]; BINS], touched: Vec::new() }
+        Histogram {
+            count: vec![0; BINS],
+            sum: vec![[0; 3]; BINS],
+            touched: Vec::new(),
+        }
     }
 
     #[inline]
@@ -52,7 +56,9 @@ impl Histogram {
     /// Mean colour of the most populated bin (ties: the lowest bin), then reset.
     fn take_mode(&mut self) -> Option<[u8; 3]> {
         let best = self.touched.iter().copied().max_by(|&a, &b| {
-            self.count[a as usize].cmp(&self.count[b as usize]).then(b.cmp(&a))
+            self.count[a as usize]
+                .cmp(&self.count[b as usize])
+                .then(b.cmp(&a))
         })?;
         let (n, s) = (self.count[best as usize] as u64, self.sum[best as usize]);
         let mean = [0, 1, 2].map(|c| ((s[c] + n / 2) / n) as u8);
@@ -112,7 +118,14 @@ fn pixel_range(lo: f64, hi: f64, size: i64) -> (i64, i64) {
     (a, b)
 }
 
-fn measure(px: &Pixels, x0: f64, y0: f64, x1: f64, y1: f64, hist: &mut Histogram) -> (f32, [u8; 3], [u8; 3]) {
+fn measure(
+    px: &Pixels,
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+    hist: &mut Histogram,
+) -> (f32, [u8; 3], [u8; 3]) {
     let (bx0, bx1) = pixel_range(x0, x1, px.w);
     let (by0, by1) = pixel_range(y0, y1, px.h);
     if bx0 >= bx1 || by0 >= by1 {
@@ -125,7 +138,9 @@ fn measure(px: &Pixels, x0: f64, y0: f64, x1: f64, y1: f64, hist: &mut Histogram
             hist.add(px.get(x, y));
         }
     }
-    let bg = hist.take_mode().expect("the ring contains the non-empty box");
+    let bg = hist
+        .take_mode()
+        .expect("the ring contains the non-empty box");
 
     let mut far = 0i64;
     for y in by0..by1 {
@@ -146,14 +161,19 @@ fn measure(px: &Pixels, x0: f64, y0: f64, x1: f64, y1: f64, hist: &mut Histogram
             }
         }
     }
-    let fg = hist.take_mode().expect("the farthest pixel passes the cutoff");
+    let fg = hist
+        .take_mode()
+        .expect("the farthest pixel passes the cutoff");
     (contrast_ratio(fg, bg) as f32, fg, bg)
 }
 
 pub fn contrast(image: &ArrayView3<u8>, boxes: &ArrayView2<f32>) -> KResult<ContrastOut> {
     let shape = image.shape();
     if shape[2] != 3 {
-        return Err(KernelError::arg("image", format!("expected shape (H, W, 3) RGB, got {shape:?}")));
+        return Err(KernelError::arg(
+            "image",
+            format!("expected shape (H, W, 3) RGB, got {shape:?}"),
+        ));
     }
     let b = read_boxes(boxes, "boxes")?;
     // Read through one flat row-major slice; a non-standard layout is copied once (the Python
@@ -166,10 +186,16 @@ pub fn contrast(image: &ArrayView3<u8>, boxes: &ArrayView2<f32>) -> KResult<Cont
             owned.as_slice().expect("standard layout")
         }
     };
-    let px = Pixels { data, h: shape[0] as i64, w: shape[1] as i64 };
+    let px = Pixels {
+        data,
+        h: shape[0] as i64,
+        w: shape[1] as i64,
+    };
     let measured: Vec<(f32, [u8; 3], [u8; 3])> = b
         .par_iter()
-        .map_init(Histogram::new, |hist, bb| measure(&px, bb.x0, bb.y0, bb.x1, bb.y1, hist))
+        .map_init(Histogram::new, |hist, bb| {
+            measure(&px, bb.x0, bb.y0, bb.x1, bb.y1, hist)
+        })
         .collect();
     Ok(ContrastOut {
         ratio: measured.iter().map(|m| m.0).collect(),
@@ -186,7 +212,12 @@ mod tests {
     #[test]
     fn wcag_test_vectors() {
         let white = [255, 255, 255];
-        for (c, want) in [([0x77, 0x77, 0x77], 4.4781), ([0x76, 0x76, 0x76], 4.5422), ([0x1F, 0x77, 0xB4], 4.8209), ([0, 0, 0], 21.0)] {
+        for (c, want) in [
+            ([0x77, 0x77, 0x77], 4.4781),
+            ([0x76, 0x76, 0x76], 4.5422),
+            ([0x1F, 0x77, 0xB4], 4.8209),
+            ([0, 0, 0], 21.0),
+        ] {
             assert!((contrast_ratio(c, white) - want).abs() < 1e-4, "{c:?}");
         }
         assert!((contrast_ratio(white, [255, 255, 0]) - 1.0738).abs() < 1e-4);
@@ -204,12 +235,20 @@ mod tests {
                 }
             }
         }
-        let boxes = array![[5.0f32, 5.0, 75.0, 35.0], [0.0, 0.0, 5.0, 5.0], [100.0, 100.0, 120.0, 120.0], [-10.0, -10.0, 20.0, 20.0]];
+        let boxes = array![
+            [5.0f32, 5.0, 75.0, 35.0],
+            [0.0, 0.0, 5.0, 5.0],
+            [100.0, 100.0, 120.0, 120.0],
+            [-10.0, -10.0, 20.0, 20.0]
+        ];
         let out = contrast(&img.view(), &boxes.view()).unwrap();
         assert!((out.ratio[0] - 4.8209).abs() < 1e-3);
         assert_eq!(out.fg[0], [0x1F, 0x77, 0xB4]);
         assert_eq!(out.bg[0], [255, 255, 255]);
-        assert_eq!((out.ratio[1], out.fg[1], out.bg[1]), (1.0, [255; 3], [255; 3]));
+        assert_eq!(
+            (out.ratio[1], out.fg[1], out.bg[1]),
+            (1.0, [255; 3], [255; 3])
+        );
         assert!(out.ratio[2].is_nan());
         assert!(out.ratio[3] > 4.0);
     }

@@ -9,10 +9,17 @@ use crate::error::{KResult, KernelError};
 /// within a group. `None` puts everything in one group.
 pub fn partition(groups: Option<&ArrayView1<i32>>, n: usize) -> KResult<Vec<Vec<u32>>> {
     if n > u32::MAX as usize {
-        return Err(KernelError::arg("boxes", format!("at most {} boxes are supported, got {n}", u32::MAX)));
+        return Err(KernelError::arg(
+            "boxes",
+            format!("at most {} boxes are supported, got {n}", u32::MAX),
+        ));
     }
     let Some(g) = groups else {
-        return Ok(if n == 0 { vec![] } else { vec![(0..n as u32).collect()] });
+        return Ok(if n == 0 {
+            vec![]
+        } else {
+            vec![(0..n as u32).collect()]
+        });
     };
     if g.len() != n {
         return Err(KernelError::arg(
@@ -21,7 +28,11 @@ pub fn partition(groups: Option<&ArrayView1<i32>>, n: usize) -> KResult<Vec<Vec<
         ));
     }
     let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_by_key(|&i| (g[i as usize], i));
+    // Rollout groups usually arrive as contiguous runs in increasing id order: then no sort.
+    let sorted = g.iter().zip(g.iter().skip(1)).all(|(a, b)| a <= b);
+    if !sorted {
+        order.sort_by_key(|&i| (g[i as usize], i));
+    }
     let mut out: Vec<Vec<u32>> = Vec::new();
     let mut last: Option<i32> = None;
     for i in order {

@@ -16,7 +16,9 @@ pub mod overlap;
 pub mod tokens;
 
 use ndarray::Array2;
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyReadonlyArray3,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
@@ -33,7 +35,8 @@ type Arr2<'py, T> = Bound<'py, PyArray2<T>>;
 
 fn pairs_array<'py>(py: Python<'py>, flat: Vec<i64>) -> PyResult<Arr2<'py, i64>> {
     let rows = flat.len() / 2;
-    let arr = Array2::from_shape_vec((rows, 2), flat).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let arr = Array2::from_shape_vec((rows, 2), flat)
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     Ok(arr.into_pyarray(py))
 }
 
@@ -49,10 +52,17 @@ fn py_overlap_pairs<'py>(
     let b = boxes.as_array();
     let g = groups.as_ref().map(|g| g.as_array());
     let found = py.detach(|| overlap::overlap_pairs(&b, g.as_ref(), min_area))?;
-    let pairs = found.iter().flat_map(|o| [o.i as i64, o.j as i64]).collect();
+    let pairs = found
+        .iter()
+        .flat_map(|o| [o.i as i64, o.j as i64])
+        .collect();
     let inter: Vec<f32> = found.iter().map(|o| o.inter as f32).collect();
     let iou: Vec<f32> = found.iter().map(|o| o.iou as f32).collect();
-    Ok((pairs_array(py, pairs)?, inter.into_pyarray(py), iou.into_pyarray(py)))
+    Ok((
+        pairs_array(py, pairs)?,
+        inter.into_pyarray(py),
+        iou.into_pyarray(py),
+    ))
 }
 
 #[pyfunction]
@@ -79,10 +89,15 @@ fn py_contrast<'py>(
     let colours = |v: Vec<[u8; 3]>| -> PyResult<Arr2<'py, u8>> {
         let n = v.len();
         let flat: Vec<u8> = v.into_iter().flatten().collect();
-        let arr = Array2::from_shape_vec((n, 3), flat).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let arr = Array2::from_shape_vec((n, 3), flat)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(arr.into_pyarray(py))
     };
-    Ok((out.ratio.into_pyarray(py), colours(out.fg)?, colours(out.bg)?))
+    Ok((
+        out.ratio.into_pyarray(py),
+        colours(out.fg)?,
+        colours(out.bg)?,
+    ))
 }
 
 #[pyfunction]
@@ -97,10 +112,17 @@ fn py_near_misaligned<'py>(
     let b = boxes.as_array();
     let g = groups.as_ref().map(|g| g.as_array());
     let found = py.detach(|| align::near_misaligned(&b, g.as_ref(), tol))?;
-    let pairs = found.iter().flat_map(|m| [m.i as i64, m.j as i64]).collect();
+    let pairs = found
+        .iter()
+        .flat_map(|m| [m.i as i64, m.j as i64])
+        .collect();
     let edge: Vec<i8> = found.iter().map(|m| m.edge).collect();
     let delta: Vec<f32> = found.iter().map(|m| m.delta).collect();
-    Ok((pairs_array(py, pairs)?, edge.into_pyarray(py), delta.into_pyarray(py)))
+    Ok((
+        pairs_array(py, pairs)?,
+        edge.into_pyarray(py),
+        delta.into_pyarray(py),
+    ))
 }
 
 #[pyfunction]
@@ -112,7 +134,11 @@ fn py_token_weights<'py>(
     span_weights: PyReadonlyArray1<'py, f32>,
     base: f64,
 ) -> PyResult<Arr1<'py, f32>> {
-    let (t, s, w) = (token_offsets.as_array(), spans.as_array(), span_weights.as_array());
+    let (t, s, w) = (
+        token_offsets.as_array(),
+        spans.as_array(),
+        span_weights.as_array(),
+    );
     let out = py.detach(|| tokens::token_weights(&t, &s, &w, base))?;
     Ok(out.into_pyarray(py))
 }
@@ -129,7 +155,11 @@ fn py_token_weights_batch<'py>(
     base: f64,
 ) -> PyResult<Arr1<'py, f32>> {
     let (t, ts) = (token_offsets.as_array(), token_splits.as_array());
-    let (s, w, ss) = (spans.as_array(), span_weights.as_array(), span_splits.as_array());
+    let (s, w, ss) = (
+        spans.as_array(),
+        span_weights.as_array(),
+        span_splits.as_array(),
+    );
     let out = py.detach(|| tokens::token_weights_batch(&t, &ts, &s, &w, &ss, base))?;
     Ok(out.into_pyarray(py))
 }

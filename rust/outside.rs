@@ -7,13 +7,20 @@ use crate::boxes::{read_boxes, Bbox};
 use crate::error::{KResult, KernelError};
 
 /// `containers` has one row per box, or a single row shared by every box.
-pub fn outside_fraction(boxes: &ArrayView2<f32>, containers: &ArrayView2<f32>) -> KResult<Vec<f32>> {
+pub fn outside_fraction(
+    boxes: &ArrayView2<f32>,
+    containers: &ArrayView2<f32>,
+) -> KResult<Vec<f32>> {
     let b = read_boxes(boxes, "boxes")?;
     let c = read_boxes(containers, "containers")?;
     if !(c.len() == b.len() || c.len() == 1) {
         return Err(KernelError::arg(
             "containers",
-            format!("expected one container per box ({}) or a single box, got {}", b.len(), c.len()),
+            format!(
+                "expected one container per box ({}) or a single box, got {}",
+                b.len(),
+                c.len()
+            ),
         ));
     }
     let shared = c.len() == 1;
@@ -56,6 +63,9 @@ mod tests {
     fn container_count_must_match() {
         let boxes = ndarray::Array2::<f32>::zeros((3, 4));
         let two = ndarray::Array2::<f32>::zeros((2, 4));
-        assert!(outside_fraction(&boxes.view(), &two.view()).unwrap_err().0.starts_with("containers"));
+        assert!(outside_fraction(&boxes.view(), &two.view())
+            .unwrap_err()
+            .0
+            .starts_with("containers"));
     }
 }

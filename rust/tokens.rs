@@ -26,11 +26,12 @@ impl SpanIndex {
         by_end.sort_unstable_by_key(|s| s.0);
         let cum = |v: &[(i64, f64)]| {
             let mut acc = 0.0;
-            std::iter::once(0.0).chain(v.iter().map(|s| {
-                acc += s.1;
-                acc
-            }))
-            .collect::<Vec<f64>>()
+            std::iter::once(0.0)
+                .chain(v.iter().map(|s| {
+                    acc += s.1;
+                    acc
+                }))
+                .collect::<Vec<f64>>()
         };
         SpanIndex {
             start_cum: cum(&by_start),
@@ -53,7 +54,10 @@ impl SpanIndex {
 
 fn read_ranges(view: &ArrayView2<i64>, name: &str) -> KResult<Vec<(i64, i64)>> {
     if view.ncols() != 2 {
-        return Err(KernelError::arg(name, format!("expected shape (N, 2), got {:?}", view.shape())));
+        return Err(KernelError::arg(
+            name,
+            format!("expected shape (N, 2), got {:?}", view.shape()),
+        ));
     }
     view.rows()
         .into_iter()
@@ -77,7 +81,11 @@ fn read_spans(spans: &ArrayView2<i64>, weights: &ArrayView1<f32>) -> KResult<Vec
     if weights.len() != ranges.len() {
         return Err(KernelError::arg(
             "span_weights",
-            format!("expected one weight per span ({}), got {}", ranges.len(), weights.len()),
+            format!(
+                "expected one weight per span ({}), got {}",
+                ranges.len(),
+                weights.len()
+            ),
         ));
     }
     ranges
@@ -88,7 +96,10 @@ fn read_spans(spans: &ArrayView2<i64>, weights: &ArrayView1<f32>) -> KResult<Vec
             if w.is_finite() {
                 Ok((a, b, w as f64))
             } else {
-                Err(KernelError::arg("span_weights", format!("entry {k} is not finite ({w})")))
+                Err(KernelError::arg(
+                    "span_weights",
+                    format!("entry {k} is not finite ({w})"),
+                ))
             }
         })
         .collect()
@@ -98,7 +109,10 @@ fn check_base(base: f64) -> KResult<()> {
     if base.is_finite() {
         Ok(())
     } else {
-        Err(KernelError::arg("base", format!("expected a finite number, got {base}")))
+        Err(KernelError::arg(
+            "base",
+            format!("expected a finite number, got {base}"),
+        ))
     }
 }
 
@@ -124,16 +138,35 @@ pub fn token_weights(
 }
 
 /// Check CSR splits: `[0, ..., rows]`, never decreasing.
-fn read_splits(splits: &ArrayView1<i64>, rows: usize, name: &str, rows_name: &str) -> KResult<Vec<usize>> {
+fn read_splits(
+    splits: &ArrayView1<i64>,
+    rows: usize,
+    name: &str,
+    rows_name: &str,
+) -> KResult<Vec<usize>> {
     let s: Vec<i64> = splits.iter().copied().collect();
     if s.is_empty() {
-        return Err(KernelError::arg(name, "expected at least one entry (the leading 0)"));
+        return Err(KernelError::arg(
+            name,
+            "expected at least one entry (the leading 0)",
+        ));
     }
     if s[0] != 0 {
-        return Err(KernelError::arg(name, format!("must start at 0, got {}", s[0])));
+        return Err(KernelError::arg(
+            name,
+            format!("must start at 0, got {}", s[0]),
+        ));
     }
     if let Some(k) = (1..s.len()).find(|&k| s[k] < s[k - 1]) {
-        return Err(KernelError::arg(name, format!("must never decrease, but entry {k} ({}) < entry {} ({})", s[k], k - 1, s[k - 1])));
+        return Err(KernelError::arg(
+            name,
+            format!(
+                "must never decrease, but entry {k} ({}) < entry {} ({})",
+                s[k],
+                k - 1,
+                s[k - 1]
+            ),
+        ));
     }
     let last = *s.last().expect("non-empty");
     if last != rows as i64 {
@@ -179,7 +212,12 @@ pub fn token_weights_batch(
         rest = tail;
     }
     slices.into_par_iter().enumerate().for_each(|(b, slice)| {
-        fill(slice, &tokens[tsplit[b]..tsplit[b + 1]], &spans[ssplit[b]..ssplit[b + 1]], base);
+        fill(
+            slice,
+            &tokens[tsplit[b]..tsplit[b + 1]],
+            &spans[ssplit[b]..ssplit[b + 1]],
+            base,
+        );
     });
     Ok(out)
 }
@@ -203,7 +241,10 @@ mod tests {
         let tok = array![[0i64, 10]];
         let spans = array![[0i64, 2], [1, 5], [9, 12], [3, 3]];
         let w = array![1.0f32, 2.0, 4.0, 100.0];
-        assert_eq!(token_weights(&tok.view(), &spans.view(), &w.view(), 0.0).unwrap(), vec![7.0]);
+        assert_eq!(
+            token_weights(&tok.view(), &spans.view(), &w.view(), 0.0).unwrap(),
+            vec![7.0]
+        );
     }
 
     #[test]
@@ -229,13 +270,35 @@ mod tests {
         let spans = ndarray::Array2::<i64>::zeros((0, 2));
         let w = ndarray::Array1::<f32>::zeros(0);
         let call = |ts: ndarray::Array1<i64>, ss: ndarray::Array1<i64>| {
-            token_weights_batch(&tok.view(), &ts.view(), &spans.view(), &w.view(), &ss.view(), 1.0)
+            token_weights_batch(
+                &tok.view(),
+                &ts.view(),
+                &spans.view(),
+                &w.view(),
+                &ss.view(),
+                1.0,
+            )
         };
-        assert!(call(array![1, 2], array![0, 0]).unwrap_err().0.starts_with("token_splits: must start at 0"));
-        assert!(call(array![0, 3], array![0, 0]).unwrap_err().0.contains("must end at"));
-        assert!(call(array![0, 2, 1, 2], array![0, 0, 0, 0]).unwrap_err().0.contains("never decrease"));
-        assert!(call(array![0, 2], array![0, 0, 0]).unwrap_err().0.starts_with("span_splits"));
+        assert!(call(array![1, 2], array![0, 0])
+            .unwrap_err()
+            .0
+            .starts_with("token_splits: must start at 0"));
+        assert!(call(array![0, 3], array![0, 0])
+            .unwrap_err()
+            .0
+            .contains("must end at"));
+        assert!(call(array![0, 2, 1, 2], array![0, 0, 0, 0])
+            .unwrap_err()
+            .0
+            .contains("never decrease"));
+        assert!(call(array![0, 2], array![0, 0, 0])
+            .unwrap_err()
+            .0
+            .starts_with("span_splits"));
         let neg = array![[-1i64, 2]];
-        assert!(token_weights(&neg.view(), &spans.view(), &w.view(), 1.0).unwrap_err().0.starts_with("token_offsets"));
+        assert!(token_weights(&neg.view(), &spans.view(), &w.view(), 1.0)
+            .unwrap_err()
+            .0
+            .starts_with("token_offsets"));
     }
 }

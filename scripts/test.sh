@@ -8,6 +8,9 @@ cd "$root"
 venv="$(bash scripts/env.sh)"
 export PATH="$venv/bin:$PATH"
 
+echo "== cargo clippy"
+cargo clippy --release --quiet --all-targets -- -D warnings
+
 echo "== cargo test"
 cargo test --release --quiet
 
