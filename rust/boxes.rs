@@ -3,7 +3,10 @@
 //! Geometry is computed in f64 so that areas of boxes with large coordinates stay exact enough;
 //! results go back to Python as f32.
 
+use std::borrow::Cow;
+
 use ndarray::ArrayView2;
+use rayon::prelude::*;
 
 use crate::error::{KResult, KernelError};
 
@@ -65,6 +68,33 @@ pub fn read_boxes(view: &ArrayView2<f32>, name: &str) -> KResult<Vec<Bbox>> {
             Ok(b)
         })
         .collect()
+}
+
+/// The view's elements in row-major order: borrowed when the array is C-contiguous (the Python
+/// wrapper makes sure it is), copied once otherwise.
+pub fn flat<'a, T: Clone>(view: &'a ArrayView2<T>) -> Cow<'a, [T]> {
+    match view.as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(view.iter().cloned().collect()),
+    }
+}
+
+/// Validate `[N, 4]` rows in parallel without converting them; the error names the first bad row.
+pub fn validate_flat(rows: &[f32], name: &str) -> KResult<()> {
+    let bad = |r: &[f32]| !(r.iter().all(|v| v.is_finite())) || r[2] < r[0] || r[3] < r[1];
+    if !rows.par_chunks_exact(4).with_min_len(8192).any(bad) {
+        return Ok(());
+    }
+    let (row, r) = rows
+        .chunks_exact(4)
+        .enumerate()
+        .find(|(_, r)| bad(r))
+        .expect("found above");
+    validate(
+        &Bbox::new(r[0] as f64, r[1] as f64, r[2] as f64, r[3] as f64),
+        row,
+        name,
+    )
 }
 
 pub fn validate(b: &Bbox, row: usize, name: &str) -> KResult<()> {

@@ -1,16 +1,17 @@
 //! WCAG 2.x contrast of text, estimated from rendered pixels.
 //!
-//! Background: the dominant colour of the box and a 2-pixel ring around it (text rarely covers
-//! most of its own box, and the ring is almost all background). Text colour: the dominant colour
-//! among the "ink" pixels at least half as far from the background as the farthest one. The
-//! anti-aliased edges of glyphs are spread over many intermediate colours while glyph cores share
-//! one, so the mode lands on the true text colour instead of a blend. Colours are binned at 4
-//! bits per channel and the exact colour is the mean of the pixels in the winning bin.
+//! Background: the most frequent exact colour of the box and a 2-pixel ring around it (text
+//! rarely covers most of its own box, and the ring is almost all background), found in two
+//! passes: a coarse histogram (4 bits per channel) picks the dominant bin, a fine one over that
+//! bin picks the exact colour. Text colour: the most frequent exact colour among the "ink"
+//! pixels at least half as far from the background as the farthest one. The anti-aliased edges
+//! of glyphs are spread over many distinct blends while glyph cores share one colour, so the
+//! exact mode lands on the true text colour, not a blend, even for small text.
 
 use ndarray::{ArrayView2, ArrayView3};
 use rayon::prelude::*;
 
-use crate::boxes::read_boxes;
+use crate::boxes::{read_boxes, Bbox};
 use crate::error::{KResult, KernelError};
 
 const RING: i64 = 2;
@@ -24,51 +25,83 @@ pub struct ContrastOut {
     pub bg: Vec<[u8; 3]>,
 }
 
-/// Per-thread scratch histograms, cleared only where they were touched.
-struct Histogram {
+/// Per-thread scratch: a 4096-bin histogram cleared only where it was touched, and a buffer
+/// for the ink colours.
+struct Scratch {
     count: Vec<u32>,
-    sum: Vec<[u64; 3]>,
     touched: Vec<u16>,
+    ink: Vec<u32>,
 }
 
-impl Histogram {
+#[inline]
+fn coarse_bin(p: [u8; 3]) -> usize {
+    ((p[0] as usize >> 4) << 8) | ((p[1] as usize >> 4) << 4) | (p[2] as usize >> 4)
+}
+
+#[inline]
+fn fine_bin(p: [u8; 3]) -> usize {
+    ((p[0] as usize & 15) << 8) | ((p[1] as usize & 15) << 4) | (p[2] as usize & 15)
+}
+
+impl Scratch {
     fn new() -> Self {
-        Histogram {
+        Scratch {
             count: vec![0; BINS],
-            sum: vec![[0; 3]; BINS],
             touched: Vec::new(),
+            ink: Vec::new(),
         }
     }
 
     #[inline]
-    fn add(&mut self, p: [u8; 3]) {
-        let bin = ((p[0] as usize >> 4) << 8) | ((p[1] as usize >> 4) << 4) | (p[2] as usize >> 4);
+    fn add(&mut self, bin: usize) {
         if self.count[bin] == 0 {
             self.touched.push(bin as u16);
         }
         self.count[bin] += 1;
-        let s = &mut self.sum[bin];
-        s[0] += p[0] as u64;
-        s[1] += p[1] as u64;
-        s[2] += p[2] as u64;
     }
 
-    /// Mean colour of the most populated bin (ties: the lowest bin), then reset.
-    fn take_mode(&mut self) -> Option<[u8; 3]> {
-        let best = self.touched.iter().copied().max_by(|&a, &b| {
-            self.count[a as usize]
-                .cmp(&self.count[b as usize])
-                .then(b.cmp(&a))
-        })?;
-        let (n, s) = (self.count[best as usize] as u64, self.sum[best as usize]);
-        let mean = [0, 1, 2].map(|c| ((s[c] + n / 2) / n) as u8);
+    /// The most populated bin (ties: the lowest), then reset the histogram.
+    fn take_mode(&mut self) -> usize {
+        let best = self
+            .touched
+            .iter()
+            .copied()
+            .max_by(|&a, &b| {
+                self.count[a as usize]
+                    .cmp(&self.count[b as usize])
+                    .then(b.cmp(&a))
+            })
+            .expect("at least one pixel was added");
         for &bin in &self.touched {
             self.count[bin as usize] = 0;
-            self.sum[bin as usize] = [0; 3];
         }
         self.touched.clear();
-        Some(mean)
+        best as usize
     }
+
+    /// The most frequent colour in `ink` (ties: the one farthest from `bg`).
+    fn ink_mode(&mut self, bg: [u8; 3]) -> [u8; 3] {
+        self.ink.sort_unstable();
+        let mut best = (0usize, 0i64, self.ink[0]);
+        for run in self.ink.chunk_by(|a, b| a == b) {
+            let key = (run.len(), dist2(unpack(run[0]), bg));
+            if key > (best.0, best.1) {
+                best = (key.0, key.1, run[0]);
+            }
+        }
+        self.ink.clear();
+        unpack(best.2)
+    }
+}
+
+#[inline]
+fn pack(p: [u8; 3]) -> u32 {
+    ((p[0] as u32) << 16) | ((p[1] as u32) << 8) | p[2] as u32
+}
+
+#[inline]
+fn unpack(c: u32) -> [u8; 3] {
+    [(c >> 16) as u8, (c >> 8) as u8, c as u8]
 }
 
 fn linear(v: u8) -> f64 {
@@ -118,52 +151,39 @@ fn pixel_range(lo: f64, hi: f64, size: i64) -> (i64, i64) {
     (a, b)
 }
 
-fn measure(
-    px: &Pixels,
-    x0: f64,
-    y0: f64,
-    x1: f64,
-    y1: f64,
-    hist: &mut Histogram,
-) -> (f32, [u8; 3], [u8; 3]) {
-    let (bx0, bx1) = pixel_range(x0, x1, px.w);
-    let (by0, by1) = pixel_range(y0, y1, px.h);
+fn measure(px: &Pixels, bb: &Bbox, scratch: &mut Scratch) -> (f32, [u8; 3], [u8; 3]) {
+    let (bx0, bx1) = pixel_range(bb.x0, bb.x1, px.w);
+    let (by0, by1) = pixel_range(bb.y0, bb.y1, px.h);
     if bx0 >= bx1 || by0 >= by1 {
         return (f32::NAN, [0; 3], [0; 3]);
     }
     let (rx0, rx1) = ((bx0 - RING).max(0), (bx1 + RING).min(px.w));
     let (ry0, ry1) = ((by0 - RING).max(0), (by1 + RING).min(px.h));
-    for y in ry0..ry1 {
-        for x in rx0..rx1 {
-            hist.add(px.get(x, y));
-        }
-    }
-    let bg = hist
-        .take_mode()
-        .expect("the ring contains the non-empty box");
+    let ring = || (ry0..ry1).flat_map(move |y| (rx0..rx1).map(move |x| px.get(x, y)));
 
-    let mut far = 0i64;
-    for y in by0..by1 {
-        for x in bx0..bx1 {
-            far = far.max(dist2(px.get(x, y), bg));
-        }
-    }
+    // Background: the dominant coarse bin, then the dominant exact colour inside it.
+    ring().for_each(|p| scratch.add(coarse_bin(p)));
+    let bin = scratch.take_mode();
+    ring()
+        .filter(|&p| coarse_bin(p) == bin)
+        .for_each(|p| scratch.add(fine_bin(p)));
+    let fine = scratch.take_mode();
+    let bg = [0, 1, 2].map(|c| {
+        let shift = 8 - 4 * c;
+        ((((bin >> shift) & 15) << 4) | ((fine >> shift) & 15)) as u8
+    });
+
+    let inside = || (by0..by1).flat_map(move |y| (bx0..bx1).map(move |x| px.get(x, y)));
+    let far = inside().map(|p| dist2(p, bg)).max().unwrap_or(0);
     if far < INK_MIN_DIST2 {
         return (1.0, bg, bg); // no visible ink: the text (if any) is invisible
     }
-    // Pixels at least half as far as the farthest (in distance, so a quarter in squared distance).
+    // Ink: pixels at least half as far as the farthest (a quarter in squared distance).
     let cutoff = (far + 3) / 4;
-    for y in by0..by1 {
-        for x in bx0..bx1 {
-            let p = px.get(x, y);
-            if dist2(p, bg) >= cutoff {
-                hist.add(p);
-            }
-        }
-    }
-    let fg = hist
-        .take_mode()
-        .expect("the farthest pixel passes the cutoff");
+    scratch
+        .ink
+        .extend(inside().filter(|&p| dist2(p, bg) >= cutoff).map(pack));
+    let fg = scratch.ink_mode(bg);
     (contrast_ratio(fg, bg) as f32, fg, bg)
 }
 
@@ -193,9 +213,7 @@ pub fn contrast(image: &ArrayView3<u8>, boxes: &ArrayView2<f32>) -> KResult<Cont
     };
     let measured: Vec<(f32, [u8; 3], [u8; 3])> = b
         .par_iter()
-        .map_init(Histogram::new, |hist, bb| {
-            measure(&px, bb.x0, bb.y0, bb.x1, bb.y1, hist)
-        })
+        .map_init(Scratch::new, |scratch, bb| measure(&px, bb, scratch))
         .collect();
     Ok(ContrastOut {
         ratio: measured.iter().map(|m| m.0).collect(),

@@ -3,7 +3,7 @@
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
-use crate::boxes::{read_boxes, Bbox};
+use crate::boxes::{check_width, flat, validate_flat, Bbox};
 use crate::error::{KResult, KernelError};
 
 /// `containers` has one row per box, or a single row shared by every box.
@@ -11,23 +11,31 @@ pub fn outside_fraction(
     boxes: &ArrayView2<f32>,
     containers: &ArrayView2<f32>,
 ) -> KResult<Vec<f32>> {
-    let b = read_boxes(boxes, "boxes")?;
-    let c = read_boxes(containers, "containers")?;
-    if !(c.len() == b.len() || c.len() == 1) {
+    check_width(boxes, "boxes")?;
+    check_width(containers, "containers")?;
+    let (n, m) = (boxes.nrows(), containers.nrows());
+    if !(m == n || m == 1) {
         return Err(KernelError::arg(
             "containers",
-            format!(
-                "expected one container per box ({}) or a single box, got {}",
-                b.len(),
-                c.len()
-            ),
+            format!("expected one container per box ({n}) or a single box, got {m}"),
         ));
     }
-    let shared = c.len() == 1;
-    Ok(b.par_iter()
+    let (b, c) = (flat(boxes), flat(containers));
+    validate_flat(&b, "boxes")?;
+    validate_flat(&c, "containers")?;
+    let as_box = |r: &[f32]| Bbox::new(r[0] as f64, r[1] as f64, r[2] as f64, r[3] as f64);
+    let shared = m == 1;
+    Ok(b.par_chunks_exact(4)
         .with_min_len(4096)
         .enumerate()
-        .map(|(k, bk)| fraction_outside(bk, if shared { &c[0] } else { &c[k] }) as f32)
+        .map(|(k, r)| {
+            let ck = if shared {
+                &c[..4]
+            } else {
+                &c[4 * k..4 * k + 4]
+            };
+            fraction_outside(&as_box(r), &as_box(ck)) as f32
+        })
         .collect())
 }
 

@@ -1,15 +1,23 @@
-//! Overlapping pairs of boxes within each rollout group: sweep-and-prune along x.
+//! Overlapping pairs of boxes within each rollout group: sweep-and-prune.
 //!
-//! Boxes of a group are visited in order of their left edge; an "active" list holds the boxes
-//! whose right edge is still to the right of the current left edge. Only active boxes can
-//! intersect the current one, so the cost is O(n log n + n * active) instead of O(n^2).
+//! Per group, boxes are visited in order of their leading edge along the sweep axis; an
+//! "active" list holds the boxes that still extend past the current one, and only those can
+//! intersect it, so the cost is O(n log n + n * active) instead of O(n^2). Two refinements keep
+//! the active list short on real layouts: the sweep runs along the axis where boxes are
+//! shortest relative to the spread of the group (text boxes are wide and short: sweep along y),
+//! and the few boxes that are very long along that axis (panels, axes, backgrounds) skip the
+//! sweep and are tested directly against every box of the group.
 
 use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
-use crate::boxes::{read_boxes, Bbox};
+use crate::boxes::{check_width, flat, validate_flat, Bbox};
 use crate::error::{KResult, KernelError};
 use crate::groups::partition;
+
+/// A box longer than this many times the group's median length along the sweep axis is
+/// tested directly instead of staying in the active list for most of the sweep.
+const LONG_BOX_FACTOR: f64 = 8.0;
 
 /// One overlapping pair: `i < j`, their intersection area and intersection over union.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,52 +39,106 @@ pub fn overlap_pairs(
             format!("expected a finite number >= 0, got {min_area}"),
         ));
     }
-    let b = read_boxes(boxes, "boxes")?;
-    let parts = partition(groups, b.len())?;
-    let mut found: Vec<Overlap> = parts
+    check_width(boxes, "boxes")?;
+    let rows = flat(boxes);
+    validate_flat(&rows, "boxes")?;
+    let parts = partition(groups, boxes.nrows())?;
+    let per_group: Vec<Vec<Overlap>> = parts
         .into_par_iter()
-        .flat_map_iter(|members| sweep(&b, members, min_area))
+        .map(|members| group_overlaps(&rows, members, min_area))
         .collect();
-    found.par_sort_unstable_by_key(|o| (o.i, o.j));
+    let mut found: Vec<Overlap> = per_group.concat();
+    // Each group's pairs are sorted; when groups occupy increasing index ranges (the usual
+    // layout of a rollout batch) the concatenation is already in order.
+    if !found
+        .windows(2)
+        .all(|w| (w[0].i, w[0].j) <= (w[1].i, w[1].j))
+    {
+        found.par_sort_unstable_by_key(|o| (o.i, o.j));
+    }
     Ok(found)
 }
 
-/// Sweep-and-prune over one group's members.
-fn sweep(b: &[Bbox], members: Vec<u32>, min_area: f64) -> Vec<Overlap> {
-    // A local copy sorted by left edge keeps the inner loop on contiguous memory. Zero-area
-    // boxes never have a positive intersection, so they are left out.
+fn push_if_overlapping(a: &(Bbox, u32), c: &(Bbox, u32), min_area: f64, out: &mut Vec<Overlap>) {
+    let (ba, i) = a;
+    let (bc, j) = c;
+    if bc.y1 <= ba.y0 || ba.y1 <= bc.y0 || bc.x1 <= ba.x0 || ba.x1 <= bc.x0 {
+        return;
+    }
+    let inter = ba.intersection(bc);
+    if inter > min_area && inter > 0.0 {
+        let union = ba.area() + bc.area() - inter;
+        let (lo, hi) = if i < j { (*i, *j) } else { (*j, *i) };
+        out.push(Overlap {
+            i: lo,
+            j: hi,
+            inter,
+            iou: inter / union,
+        });
+    }
+}
+
+/// All overlapping pairs of one group, sorted by `(i, j)`.
+fn group_overlaps(rows: &[f32], members: Vec<u32>, min_area: f64) -> Vec<Overlap> {
+    // Zero-area boxes never have a positive intersection: leave them out.
     let mut local: Vec<(Bbox, u32)> = members
         .into_iter()
-        .map(|i| (b[i as usize], i))
+        .map(|i| {
+            let r = &rows[4 * i as usize..4 * i as usize + 4];
+            (
+                Bbox::new(r[0] as f64, r[1] as f64, r[2] as f64, r[3] as f64),
+                i,
+            )
+        })
         .filter(|(bb, _)| bb.area() > 0.0)
         .collect();
-    local.sort_unstable_by(|p, q| p.0.x0.total_cmp(&q.0.x0).then(p.1.cmp(&q.1)));
-
-    let mut out = Vec::new();
-    let mut active: Vec<usize> = Vec::new(); // positions in `local`
-    for p in 0..local.len() {
-        let (bi, i) = local[p];
-        active.retain(|&q| local[q].0.x1 > bi.x0);
-        for &q in &active {
-            let (bj, j) = local[q];
-            // x overlap is guaranteed by the sweep; test y first, it rejects most pairs cheaply.
-            if bj.y1 <= bi.y0 || bi.y1 <= bj.y0 {
-                continue;
-            }
-            let inter = bi.intersection(&bj);
-            if inter > min_area && inter > 0.0 {
-                let union = bi.area() + bj.area() - inter;
-                let (lo, hi) = if i < j { (i, j) } else { (j, i) };
-                out.push(Overlap {
-                    i: lo,
-                    j: hi,
-                    inter,
-                    iou: inter / union,
-                });
-            }
-        }
-        active.push(p);
+    if local.len() < 2 {
+        return Vec::new();
     }
+
+    // Sweep along the axis where boxes are short relative to their spread; intersections are
+    // symmetric in x and y, so sweeping along y is sweeping along x of the transposed boxes.
+    let spread = |lo: fn(&Bbox) -> f64, hi: fn(&Bbox) -> f64| {
+        let min = local
+            .iter()
+            .map(|(bb, _)| lo(bb))
+            .fold(f64::INFINITY, f64::min);
+        let max = local
+            .iter()
+            .map(|(bb, _)| hi(bb))
+            .fold(f64::NEG_INFINITY, f64::max);
+        let len: f64 = local.iter().map(|(bb, _)| hi(bb) - lo(bb)).sum();
+        len / (max - min).max(f64::MIN_POSITIVE)
+    };
+    if spread(|b| b.y0, |b| b.y1) < spread(|b| b.x0, |b| b.x1) {
+        for (bb, _) in local.iter_mut() {
+            *bb = Bbox::new(bb.y0, bb.x0, bb.y1, bb.x1);
+        }
+    }
+
+    let mut lengths: Vec<f64> = local.iter().map(|(bb, _)| bb.x1 - bb.x0).collect();
+    let mid = lengths.len() / 2;
+    let median = *lengths.select_nth_unstable_by(mid, f64::total_cmp).1;
+    let long_from = median * LONG_BOX_FACTOR;
+    let (long, mut short): (Vec<_>, Vec<_>) = local
+        .into_iter()
+        .partition(|(bb, _)| bb.x1 - bb.x0 > long_from);
+    short.sort_unstable_by(|p, q| p.0.x0.total_cmp(&q.0.x0).then(p.1.cmp(&q.1)));
+
+    // Forward scan: box p can only meet the boxes that start before it ends.
+    let mut out = Vec::new();
+    for p in 0..short.len() {
+        let x1 = short[p].0.x1;
+        for c in short[p + 1..].iter().take_while(|c| c.0.x0 < x1) {
+            push_if_overlapping(&short[p], c, min_area, &mut out);
+        }
+    }
+    for (k, a) in long.iter().enumerate() {
+        for c in short.iter().chain(&long[k + 1..]) {
+            push_if_overlapping(a, c, min_area, &mut out);
+        }
+    }
+    out.sort_unstable_by_key(|o| (o.i, o.j));
     out
 }
 
@@ -153,7 +215,7 @@ mod tests {
             .iter()
             .map(|o| (o.i, o.j))
             .collect();
-        let b = read_boxes(&boxes.view(), "boxes").unwrap();
+        let b = crate::boxes::read_boxes(&boxes.view(), "boxes").unwrap();
         assert_eq!(got, brute(&b, &g, 1.0));
     }
 

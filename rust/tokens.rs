@@ -2,7 +2,16 @@
 //!
 //! A token `[t0, t1)` touches a span `[s0, s1)` when they share a character: `s0 < t1 && s1 > t0`.
 //! For non-empty ranges, `{s0 < t1}` contains every span with `s1 <= t0`, so the weight of the
-//! touching spans is `W(s0 < t1) - W(s1 <= t0)`: two binary searches in prefix sums.
+//! touching spans is `W(s0 < t1) - W(s1 <= t0)`, read from running sums over the span starts
+//! and ends (the general path, any token order).
+//!
+//! Tokenizer offsets never step backwards, and then a span touches a contiguous run of tokens
+//! `[a, b)`: `a` is the first token ending after the span starts, `b` the first starting at or
+//! after its end. Walking the spans in order of start (for `a`) and of end (for `b`) alongside
+//! the tokens finds every run in one merge, a difference array marks them, and one running sum
+//! spreads the weights (the fast path: O(T + S) with S log S to sort spans that arrive unsorted).
+
+use std::borrow::Cow;
 
 use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
@@ -12,23 +21,33 @@ use crate::error::{KResult, KernelError};
 /// Spans prepared for lookups: starts and ends sorted, each with a running sum of weights.
 struct SpanIndex {
     starts: Vec<i64>,
-    start_cum: Vec<f64>, // start_cum[k] = sum of weights of the k smallest starts
+    start_cum: Vec<f64>, // start_cum[k] = sum of the weights of the k smallest starts
     ends: Vec<i64>,
     end_cum: Vec<f64>,
 }
 
 impl SpanIndex {
-    fn new(spans: &[(i64, i64, f64)]) -> Self {
-        let live: Vec<&(i64, i64, f64)> = spans.iter().filter(|s| s.1 > s.0).collect();
-        let mut by_start: Vec<(i64, f64)> = live.iter().map(|s| (s.0, s.2)).collect();
-        let mut by_end: Vec<(i64, f64)> = live.iter().map(|s| (s.1, s.2)).collect();
-        by_start.sort_unstable_by_key(|s| s.0);
-        by_end.sort_unstable_by_key(|s| s.0);
-        let cum = |v: &[(i64, f64)]| {
-            let mut acc = 0.0;
+    /// `spans` is a flat `[S, 2]` slice, already validated; empty spans touch nothing.
+    fn new(spans: &[i64], weights: &[f32]) -> Self {
+        let live = || {
+            spans
+                .chunks_exact(2)
+                .zip(weights)
+                .filter(|(s, _)| s[1] > s[0])
+        };
+        let mut by_start: Vec<(i64, f32)> = live().map(|(s, &w)| (s[0], w)).collect();
+        let mut by_end: Vec<(i64, f32)> = live().map(|(s, &w)| (s[1], w)).collect();
+        // Blamed lines usually arrive in order: sort only when they don't.
+        for v in [&mut by_start, &mut by_end] {
+            if !v.windows(2).all(|w| w[0].0 <= w[1].0) {
+                v.sort_unstable_by_key(|s| s.0);
+            }
+        }
+        let cum = |v: &[(i64, f32)]| {
+            let mut acc = 0.0f64;
             std::iter::once(0.0)
                 .chain(v.iter().map(|s| {
-                    acc += s.1;
+                    acc += s.1 as f64;
                     acc
                 }))
                 .collect::<Vec<f64>>()
@@ -41,68 +60,210 @@ impl SpanIndex {
         }
     }
 
-    /// Total weight of the spans that share a character with `[t0, t1)`.
-    fn weight(&self, t0: i64, t1: i64) -> f64 {
-        if t1 <= t0 || self.starts.is_empty() {
-            return 0.0;
+    /// Write `base + weight of touching spans` for each token of a flat `[T, 2]` slice.
+    fn fill(&self, tokens: &[i64], base: f64, out: &mut [f32]) {
+        let (mut started, mut ended) = (0usize, 0usize);
+        let (mut last_t0, mut last_t1) = (i64::MIN, i64::MIN);
+        for (w, t) in out.iter_mut().zip(tokens.chunks_exact(2)) {
+            let (t0, t1) = (t[0], t[1]);
+            if t1 <= t0 {
+                *w = base as f32; // empty (special) tokens carry no characters
+                continue;
+            }
+            if t1 < last_t1 {
+                started = self.starts.partition_point(|&s| s < t1);
+            } else {
+                while started < self.starts.len() && self.starts[started] < t1 {
+                    started += 1;
+                }
+            }
+            if t0 < last_t0 {
+                ended = self.ends.partition_point(|&e| e <= t0);
+            } else {
+                while ended < self.ends.len() && self.ends[ended] <= t0 {
+                    ended += 1;
+                }
+            }
+            (last_t0, last_t1) = (t0, t1);
+            *w = (base + self.start_cum[started] - self.end_cum[ended]) as f32;
         }
-        let started = self.starts.partition_point(|&s| s < t1);
-        let ended = self.ends.partition_point(|&e| e <= t0);
-        self.start_cum[started] - self.end_cum[ended]
     }
 }
 
-fn read_ranges(view: &ArrayView2<i64>, name: &str) -> KResult<Vec<(i64, i64)>> {
+/// Reusable per-thread buffers for the fast path.
+#[derive(Default)]
+struct Scratch {
+    live: Vec<u32>,          // indices of the non-empty tokens
+    diff: Vec<f64>,          // difference array over `live`
+    starts: Vec<(i64, f32)>, // non-empty spans by start
+    ends: Vec<(i64, f32)>,   // non-empty spans by end
+}
+
+/// A row that is not a character range `[start, end)` with `0 <= start <= end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BadRow {
+    Token(usize),
+    Span(usize),
+}
+
+fn is_bad(r: &[i64]) -> bool {
+    r[0] < 0 || r[1] < r[0]
+}
+
+fn first_bad(flat: &[i64]) -> Option<usize> {
+    flat.chunks_exact(2).position(is_bad)
+}
+
+/// Fast path for tokens whose non-empty ranges never step backwards; returns false (writing
+/// nothing) when they do, so the caller takes the general path. Validates the tokens it reads.
+fn fill_monotone(
+    tokens: &[i64],
+    spans: &[i64],
+    weights: &[f32],
+    base: f64,
+    out: &mut [f32],
+    scratch: &mut Scratch,
+) -> Result<bool, BadRow> {
+    let Scratch {
+        live,
+        diff,
+        starts,
+        ends,
+    } = scratch;
+    live.clear();
+    let (mut last0, mut last1) = (i64::MIN, i64::MIN);
+    for (k, t) in tokens.chunks_exact(2).enumerate() {
+        if is_bad(t) {
+            return Err(BadRow::Token(k));
+        }
+        if t[1] > t[0] {
+            if t[0] < last0 || t[1] < last1 {
+                return Ok(false);
+            }
+            (last0, last1) = (t[0], t[1]);
+            live.push(k as u32);
+        }
+    }
+    starts.clear();
+    ends.clear();
+    for (s, &w) in spans.chunks_exact(2).zip(weights) {
+        if s[1] > s[0] {
+            starts.push((s[0], w));
+            ends.push((s[1], w));
+        }
+    }
+    // Blamed lines usually arrive in order: sort only when they don't.
+    for v in [&mut *starts, &mut *ends] {
+        if !v.windows(2).all(|p| p[0].0 <= p[1].0) {
+            v.sort_unstable_by_key(|p| p.0);
+        }
+    }
+    diff.clear();
+    diff.resize(live.len() + 1, 0.0);
+    let n = live.len();
+    let t0 = |k: usize| tokens[2 * live[k] as usize];
+    let t1 = |k: usize| tokens[2 * live[k] as usize + 1];
+    // For a non-empty span a <= b always holds; a == b (no token touches it) cancels out.
+    let mut a = 0;
+    for &(s0, w) in starts.iter() {
+        while a < n && t1(a) <= s0 {
+            a += 1;
+        }
+        diff[a] += w as f64;
+    }
+    let mut b = 0;
+    for &(s1, w) in ends.iter() {
+        while b < n && t0(b) < s1 {
+            b += 1;
+        }
+        diff[b] -= w as f64;
+    }
+    out.fill(base as f32); // empty (special) tokens carry no characters
+    let mut acc = 0.0f64;
+    for (&i, d) in live.iter().zip(diff.iter()) {
+        acc += d;
+        out[i as usize] = (base + acc) as f32;
+    }
+    Ok(true)
+}
+
+/// Weights of one rollout's tokens: the fast path when it applies, else the general one.
+/// Validation happens here, inside the (parallel) per-rollout work, not in extra passes.
+fn fill(
+    tokens: &[i64],
+    spans: &[i64],
+    weights: &[f32],
+    base: f64,
+    out: &mut [f32],
+    scratch: &mut Scratch,
+) -> Result<(), BadRow> {
+    if let Some(k) = first_bad(spans) {
+        return Err(BadRow::Span(k));
+    }
+    if !fill_monotone(tokens, spans, weights, base, out, scratch)? {
+        if let Some(k) = first_bad(tokens) {
+            return Err(BadRow::Token(k));
+        }
+        SpanIndex::new(spans, weights).fill(tokens, base, out);
+    }
+    Ok(())
+}
+
+/// The error for a bad row, numbered in the caller's arrays.
+fn bad_row_error(
+    bad: BadRow,
+    tokens: &[i64],
+    spans: &[i64],
+    token_row0: usize,
+    span_row0: usize,
+) -> KernelError {
+    let (name, flat, row) = match bad {
+        BadRow::Token(k) => ("token_offsets", tokens, token_row0 + k),
+        BadRow::Span(k) => ("spans", spans, span_row0 + k),
+    };
+    KernelError::arg(
+        name,
+        format!(
+            "row {row} is not a character range [start, end) with 0 <= start <= end: ({}, {})",
+            flat[2 * row],
+            flat[2 * row + 1]
+        ),
+    )
+}
+
+fn flat2<'a>(view: &'a ArrayView2<i64>, name: &str) -> KResult<Cow<'a, [i64]>> {
     if view.ncols() != 2 {
         return Err(KernelError::arg(
             name,
             format!("expected shape (N, 2), got {:?}", view.shape()),
         ));
     }
-    view.rows()
-        .into_iter()
-        .enumerate()
-        .map(|(k, r)| {
-            let (a, b) = (r[0], r[1]);
-            if a < 0 || b < a {
-                Err(KernelError::arg(
-                    name,
-                    format!("row {k} is not a character range [start, end) with 0 <= start <= end: ({a}, {b})"),
-                ))
-            } else {
-                Ok((a, b))
-            }
-        })
-        .collect()
+    Ok(match view.as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(view.iter().copied().collect()),
+    })
 }
 
-fn read_spans(spans: &ArrayView2<i64>, weights: &ArrayView1<f32>) -> KResult<Vec<(i64, i64, f64)>> {
-    let ranges = read_ranges(spans, "spans")?;
-    if weights.len() != ranges.len() {
+fn read_weights<'a>(weights: &'a ArrayView1<f32>, n_spans: usize) -> KResult<Cow<'a, [f32]>> {
+    if weights.len() != n_spans {
         return Err(KernelError::arg(
             "span_weights",
             format!(
-                "expected one weight per span ({}), got {}",
-                ranges.len(),
+                "expected one weight per span ({n_spans}), got {}",
                 weights.len()
             ),
         ));
     }
-    ranges
-        .into_iter()
-        .zip(weights.iter())
-        .enumerate()
-        .map(|(k, ((a, b), &w))| {
-            if w.is_finite() {
-                Ok((a, b, w as f64))
-            } else {
-                Err(KernelError::arg(
-                    "span_weights",
-                    format!("entry {k} is not finite ({w})"),
-                ))
-            }
-        })
-        .collect()
+    if let Some(k) = weights.iter().position(|w| !w.is_finite()) {
+        return Err(KernelError::arg(
+            "span_weights",
+            format!("entry {k} is not finite ({})", weights[k]),
+        ));
+    }
+    Ok(match weights.as_slice() {
+        Some(s) => Cow::Borrowed(s),
+        None => Cow::Owned(weights.iter().copied().collect()),
+    })
 }
 
 fn check_base(base: f64) -> KResult<()> {
@@ -116,13 +277,6 @@ fn check_base(base: f64) -> KResult<()> {
     }
 }
 
-fn fill(out: &mut [f32], tokens: &[(i64, i64)], spans: &[(i64, i64, f64)], base: f64) {
-    let index = SpanIndex::new(spans);
-    for (w, &(t0, t1)) in out.iter_mut().zip(tokens) {
-        *w = (base + index.weight(t0, t1)) as f32;
-    }
-}
-
 pub fn token_weights(
     token_offsets: &ArrayView2<i64>,
     spans: &ArrayView2<i64>,
@@ -130,10 +284,19 @@ pub fn token_weights(
     base: f64,
 ) -> KResult<Vec<f32>> {
     check_base(base)?;
-    let tokens = read_ranges(token_offsets, "token_offsets")?;
-    let spans = read_spans(spans, span_weights)?;
-    let mut out = vec![0.0f32; tokens.len()];
-    fill(&mut out, &tokens, &spans, base);
+    let tokens = flat2(token_offsets, "token_offsets")?;
+    let spans = flat2(spans, "spans")?;
+    let weights = read_weights(span_weights, spans.len() / 2)?;
+    let mut out = vec![0.0f32; tokens.len() / 2];
+    fill(
+        &tokens,
+        &spans,
+        &weights,
+        base,
+        &mut out,
+        &mut Scratch::default(),
+    )
+    .map_err(|bad| bad_row_error(bad, &tokens, &spans, 0, 0))?;
     Ok(out)
 }
 
@@ -187,10 +350,16 @@ pub fn token_weights_batch(
     base: f64,
 ) -> KResult<Vec<f32>> {
     check_base(base)?;
-    let tokens = read_ranges(token_offsets, "token_offsets")?;
-    let spans = read_spans(spans, span_weights)?;
-    let tsplit = read_splits(token_splits, tokens.len(), "token_splits", "token_offsets")?;
-    let ssplit = read_splits(span_splits, spans.len(), "span_splits", "spans")?;
+    let tokens = flat2(token_offsets, "token_offsets")?;
+    let spans = flat2(spans, "spans")?;
+    let weights = read_weights(span_weights, spans.len() / 2)?;
+    let tsplit = read_splits(
+        token_splits,
+        tokens.len() / 2,
+        "token_splits",
+        "token_offsets",
+    )?;
+    let ssplit = read_splits(span_splits, spans.len() / 2, "span_splits", "spans")?;
     if tsplit.len() != ssplit.len() {
         return Err(KernelError::arg(
             "span_splits",
@@ -203,7 +372,7 @@ pub fn token_weights_batch(
     }
 
     // Carve the output into one disjoint slice per rollout, then fill them in parallel.
-    let mut out = vec![0.0f32; tokens.len()];
+    let mut out = vec![0.0f32; tokens.len() / 2];
     let mut slices: Vec<&mut [f32]> = Vec::with_capacity(tsplit.len().saturating_sub(1));
     let mut rest: &mut [f32] = &mut out;
     for b in 0..tsplit.len().saturating_sub(1) {
@@ -211,14 +380,28 @@ pub fn token_weights_batch(
         slices.push(head);
         rest = tail;
     }
-    slices.into_par_iter().enumerate().for_each(|(b, slice)| {
-        fill(
-            slice,
-            &tokens[tsplit[b]..tsplit[b + 1]],
-            &spans[ssplit[b]..ssplit[b + 1]],
-            base,
-        );
-    });
+    let failures: Vec<(usize, BadRow)> = slices
+        .into_par_iter()
+        .enumerate()
+        .map_init(Scratch::default, |scratch, (b, slice)| {
+            let (s0, s1) = (ssplit[b], ssplit[b + 1]);
+            let toks = &tokens[2 * tsplit[b]..2 * tsplit[b + 1]];
+            fill(
+                toks,
+                &spans[2 * s0..2 * s1],
+                &weights[s0..s1],
+                base,
+                slice,
+                scratch,
+            )
+            .err()
+            .map(|bad| (b, bad))
+        })
+        .flatten()
+        .collect();
+    if let Some(&(b, bad)) = failures.iter().min_by_key(|f| f.0) {
+        return Err(bad_row_error(bad, &tokens, &spans, tsplit[b], ssplit[b]));
+    }
     Ok(out)
 }
 
@@ -245,6 +428,26 @@ mod tests {
             token_weights(&tok.view(), &spans.view(), &w.view(), 0.0).unwrap(),
             vec![7.0]
         );
+    }
+
+    #[test]
+    fn unsorted_tokens_match_brute_force() {
+        let tok = array![[5i64, 7], [0, 3], [6, 9], [2, 2], [1, 8], [8, 12]];
+        let spans = array![[0i64, 2], [6, 7], [2, 6], [10, 11]];
+        let w = array![1.0f32, 2.0, 4.0, 8.0];
+        let got = token_weights(&tok.view(), &spans.view(), &w.view(), 0.5).unwrap();
+        let want: Vec<f32> =
+            tok.rows()
+                .into_iter()
+                .map(|t| {
+                    let touching =
+                        spans.rows().into_iter().zip(w.iter()).filter(|(s, _)| {
+                            s[0] < t[1] && s[1] > t[0] && t[1] > t[0] && s[1] > s[0]
+                        });
+                    0.5 + touching.map(|(_, &w)| w).sum::<f32>()
+                })
+                .collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# ```lang  ... ```   (also ~~~). The closing fence must start a line; a missing closing fence
-# (a truncated completion) takes everything to the end.
-_FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)[ \t]*([\w+#.-]*)[^\n\r]*(?:\r\n|\r|\n|$)", re.MULTILINE)
+# A fence is a whole line: ```lang (or ~~~lang) opens, a bare ``` (or ~~~) closes. Lines are
+# matched one by one (not with re.MULTILINE, whose ^ and $ know only \n) so CRLF and lone CR
+# completions work. A missing closing fence (a truncated completion) runs to the end.
+_FENCE_OPEN = re.compile(r"[ \t]*(```|~~~)[ \t]*([\w+#.-]*).*")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 #: languages accepted for each domain's code block; an unlabelled block is accepted by all
@@ -89,20 +90,24 @@ def extract_code(completion: str, domain: str = "chart") -> ExtractedCode:
         raise ValueError(f"domain must be one of {sorted(DOMAIN_LANGUAGES)}, got {domain!r}")
 
     blocks: list[tuple[int, int, str]] = []  # (start, end, language)
-    pos = 0
-    while True:
-        m = _FENCE_OPEN.search(completion, pos)
-        if m is None:
-            break
-        fence, language = m.group(1), m.group(2).lower()
-        body_start = m.end()
-        close = re.compile(r"^[ \t]*" + re.escape(fence) + r"[ \t]*$", re.MULTILINE)
-        c = close.search(completion, body_start)
-        body_end = c.start() if c else len(completion)
+    lines = line_spans(completion)
+    k = 0
+    while k < len(lines):
+        s, e = lines[k]
+        opening = _FENCE_OPEN.fullmatch(completion, s, e)
+        if opening is None:
+            k += 1
+            continue
+        fence, language = opening.group(1), opening.group(2).lower()
+        body_start = lines[k + 1][0] if k + 1 < len(lines) else len(completion)
+        body_end, k = len(completion), k + 1
+        while k < len(lines):
+            cs, ce = lines[k]
+            k += 1
+            if completion[cs:ce].strip() == fence:
+                body_end = cs
+                break
         blocks.append((body_start, body_end, language))
-        pos = c.end() if c else len(completion)
-        if pos >= len(completion):
-            break
 
     suitable = [b for b in blocks if b[2] in accepted or b[2] == ""]
     if suitable:

@@ -36,31 +36,30 @@ EDGE_NAMES = ("left", "right", "h-centre", "top", "bottom", "v-centre")
 
 
 def _array(value: Any, name: str, dtype: type, ndim: int, width: int | None = None) -> np.ndarray:
-    """Convert ``value`` to an array of ``dtype`` with ``ndim`` dimensions (and ``width`` columns).
+    """Convert ``value`` to a C-contiguous array of ``dtype`` with ``ndim`` dimensions (and
+    ``width`` columns); the Rust side then reads it in place.
 
-    Copies only when the dtype differs; strides are kept (Rust reads strided views)."""
-    expected = f"{np.dtype(dtype).name}[N{', ' + str(width) if width else ''}]"
-    if ndim == 1:
-        expected = f"{np.dtype(dtype).name}[N]"
+    Copies only when the dtype differs or the layout is not C-contiguous."""
+    expected = {1: "(N,)", 2: f"(N, {width})", 3: "(H, W, 3)"}[ndim]
+    kind = f"{np.dtype(dtype).name} array of shape {expected}"
     try:
-        if isinstance(value, np.ndarray) and value.dtype == dtype:
-            arr = value
-        elif isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.floating) and (
-            np.issubdtype(dtype, np.integer)
+        if (
+            isinstance(value, np.ndarray)
+            and np.issubdtype(value.dtype, np.floating)
+            and np.issubdtype(dtype, np.integer)
         ):
             # float -> int would silently truncate character offsets or group ids
             if not np.all(np.isfinite(value)) or np.any(value != np.round(value)):
                 raise ValueError("non-integral values")
-            arr = value.astype(dtype)
-        else:
-            arr = np.asarray(value, dtype=dtype)
+        arr = np.ascontiguousarray(value, dtype=dtype)
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ValueError(f"{name}: expected an array convertible to {expected}, got {_describe(value)} ({exc})") from None
+        raise ValueError(
+            f"{name}: expected something convertible to a {kind}, got {_describe(value)} ({exc})"
+        ) from None
     if arr.ndim == 1 and ndim == 2 and arr.size == 0:
         arr = arr.reshape(0, width or 0)
-    if arr.ndim != ndim or (width is not None and arr.shape[1] != width):
-        shape = "(N, %d)" % width if width is not None else "(N,)"
-        raise ValueError(f"{name}: expected shape {shape}, got an array of shape {arr.shape}")
+    if arr.ndim != ndim or (width is not None and arr.shape[-1] != width):
+        raise ValueError(f"{name}: expected shape {expected}, got an array of shape {arr.shape}")
     return arr
 
 
@@ -138,14 +137,17 @@ def outside_fraction(boxes: Any, containers: Any) -> np.ndarray:
     [0.5, 0.0]
     """
     b = _boxes(boxes)
-    c = np.asarray(containers) if not isinstance(containers, np.ndarray) else containers
-    if c.ndim == 1:
-        c = _array(c, "containers", np.float32, 1)
+    try:
+        ndim = np.ndim(containers)
+    except ValueError:  # ragged nested lists: let the (N, 4) conversion report it by name
+        ndim = 2
+    if ndim == 1:
+        c = _array(containers, "containers", np.float32, 1)
         if c.shape[0] != 4:
             raise ValueError(f"containers: expected shape (4,) or (N, 4), got {c.shape}")
         c = c.reshape(1, 4)
     else:
-        c = _boxes(c, "containers")
+        c = _boxes(containers, "containers")
         if c.shape[0] != b.shape[0]:
             raise ValueError(
                 f"containers: expected one container per box ({b.shape[0]}) or a single box, "
@@ -175,11 +177,18 @@ def contrast(image: Any, boxes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
     >>> round(float(ratio[0]), 1), fg[0].tolist(), bg[0].tolist()
     (21.0, [0, 0, 0], [255, 255, 255])
     """
-    img = _array(image, "image", np.uint8, 3) if not (
-        isinstance(image, np.ndarray) and image.dtype == np.uint8
-    ) else image
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"image: expected shape (H, W, 3) RGB, got an array of shape {img.shape}")
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8):
+        raw = np.asarray(image) if not isinstance(image, np.ndarray) else image
+        # Only exact 8-bit values convert: a float image in [0, 1] or 16-bit data would wrap.
+        if raw.dtype.kind in "biuf" and raw.size and not (
+            np.all(raw >= 0) and np.all(raw <= 255) and np.all(raw == np.round(raw))
+        ):
+            raise ValueError(
+                f"image: expected 8-bit RGB values (integers in 0..255) in an array of shape "
+                f"(H, W, 3), got {_describe(raw)} with values outside that range (convert floats "
+                "in [0, 1] with (img * 255).round().astype(np.uint8))"
+            )
+    img = _array(image, "image", np.uint8, 3, 3)
     return _kernels.contrast(img, _boxes(boxes))
 
 
