@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "defects in copies and report recall and blame accuracy. Options after DIR are passed "
         "on (see `vsdpo eval-detector charts DIR --help`).",
     )
-    p.add_argument("domain", choices=DOMAINS)
+    p.add_argument("domain", choices=("chart", "charts"), help="artifact type (charts for now)")
     p.add_argument("directory")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_eval_detector)
