@@ -8,7 +8,12 @@ cd "$root"
 venv="$(bash scripts/env.sh)"
 export PATH="$venv/bin:$PATH"
 
-echo "== cargo clippy"
+echo "== ruff (lint and format check)"
+ruff check python tests benches
+ruff format --check python tests benches
+
+echo "== cargo fmt and clippy"
+cargo fmt --check
 cargo clippy --release --quiet --all-targets -- -D warnings
 
 echo "== cargo test"

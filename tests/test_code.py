@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
 from vsdpo.code import ExtractedCode, extract_code, line_spans
 
 

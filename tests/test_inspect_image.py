@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PIL import Image
+
 from vsdpo.artifact import Defect, ExecError, RenderResult
 from vsdpo.inspect_image import MARGIN, PALETTE, annotate, save_annotated
 

@@ -180,8 +180,10 @@ def contrast(image: Any, boxes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray
     if not (isinstance(image, np.ndarray) and image.dtype == np.uint8):
         raw = np.asarray(image) if not isinstance(image, np.ndarray) else image
         # Only exact 8-bit values convert: a float image in [0, 1] or 16-bit data would wrap.
-        if raw.dtype.kind in "biuf" and raw.size and not (
-            np.all(raw >= 0) and np.all(raw <= 255) and np.all(raw == np.round(raw))
+        if (
+            raw.dtype.kind in "biuf"
+            and raw.size
+            and not (np.all(raw >= 0) and np.all(raw <= 255) and np.all(raw == np.round(raw)))
         ):
             raise ValueError(
                 f"image: expected 8-bit RGB values (integers in 0..255) in an array of shape "
@@ -238,7 +240,9 @@ def token_weights(
     s = _array(spans, "spans", np.int64, 2, 2)
     w = _array(span_weights, "span_weights", np.float32, 1)
     if w.shape[0] != s.shape[0]:
-        raise ValueError(f"span_weights: expected one weight per span ({s.shape[0]}), got {w.shape[0]}")
+        raise ValueError(
+            f"span_weights: expected one weight per span ({s.shape[0]}), got {w.shape[0]}"
+        )
     return _kernels.token_weights(offsets, s, w, _scalar(base, "base"))
 
 
@@ -267,7 +271,9 @@ def token_weights_batch(
     w = _array(span_weights, "span_weights", np.float32, 1)
     ssplit = _array(span_splits, "span_splits", np.int64, 1)
     if w.shape[0] != s.shape[0]:
-        raise ValueError(f"span_weights: expected one weight per span ({s.shape[0]}), got {w.shape[0]}")
+        raise ValueError(
+            f"span_weights: expected one weight per span ({s.shape[0]}), got {w.shape[0]}"
+        )
     if tsplit.shape[0] != ssplit.shape[0]:
         raise ValueError(
             f"span_splits: expected as many entries as token_splits ({tsplit.shape[0]}, one per "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from vsdpo.artifact import Element, RenderResult
 
 WHITE = (255, 255, 255)

@@ -7,6 +7,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+
 from vsdpo import kernels
 from vsdpo.artifact import Element, ExecError, RenderResult
 from vsdpo.defects import DefectConfig, detect_defects

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+
 from vsdpo.artifact import Defect, Element, ExecError, RenderResult
 from vsdpo.defects import DefectConfig, detect_defects
 from vsdpo.defects.contrast import contrast_ratio

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-import pytest
-
 import numpy as np
+import pytest
 
 from vsdpo.artifact import Defect, DefectKind, Element, ElementKind, ExecError, RenderResult
 from vsdpo.evaluate import detector
@@ -202,16 +201,34 @@ def test_find_scripts_recurses_and_sorts(tmp_path):
 
 def synthetic_report() -> DetectorReport:
     rows = [
-        ScriptRow("a.py", True, render_ok=True, n_text=10, n_traced=9,
-                  defects_by_kind={DefectKind.OVERLAP: 2},
-                  plants={"tick_font": PlantOutcome("tick_font", "detected", [5], blamed=True)}),
-        ScriptRow("b.py", True, render_ok=True, n_text=10, n_traced=10,
-                  plants={"tick_font": PlantOutcome("tick_font", "missed", [7])}),
+        ScriptRow(
+            "a.py",
+            True,
+            render_ok=True,
+            n_text=10,
+            n_traced=9,
+            defects_by_kind={DefectKind.OVERLAP: 2},
+            plants={"tick_font": PlantOutcome("tick_font", "detected", [5], blamed=True)},
+        ),
+        ScriptRow(
+            "b.py",
+            True,
+            render_ok=True,
+            n_text=10,
+            n_traced=10,
+            plants={"tick_font": PlantOutcome("tick_font", "missed", [7])},
+        ),
         ScriptRow("c.py", True, render_ok=False, render_error="line 3: NameError: x"),
         ScriptRow("d.py", False, plain_error="ModuleNotFoundError: No module named 'foo'"),
     ]
-    tick = PlanterSummary("tick_font", (DefectKind.OVERLAP,), "tick labels font x4",
-                          applicable=2, detected=1, blamed=1)
+    tick = PlanterSummary(
+        "tick_font",
+        (DefectKind.OVERLAP,),
+        "tick labels font x4",
+        applicable=2,
+        detected=1,
+        blamed=1,
+    )
     return DetectorReport("charts", "vsdpo eval-detector charts charts", rows, [tick])
 
 

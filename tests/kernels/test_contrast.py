@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFont
+
 from vsdpo import kernels
 
 from .reference import hex_rgb, ref_contrast_two_colours, wcag_ratio

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+
 from vsdpo import kernels
 
 from .reference import ref_token_weights, ref_token_weights_batch

@@ -27,8 +27,20 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the sandbox is 
 
 #: every layer must be active on the project's machines (root in a container, kernel >= 5.12)
 ALL_LAYERS = {
-    "mount_ns", "private_tmp", "readonly_root", "job_mount_ns", "net_ns", "pid_ns", "ipc_ns",
-    "uts_ns", "job_tmpfs", "private_proc", "uid", "no_new_privs", "rlimits", "audit",
+    "mount_ns",
+    "private_tmp",
+    "readonly_root",
+    "job_mount_ns",
+    "net_ns",
+    "pid_ns",
+    "ipc_ns",
+    "uts_ns",
+    "job_tmpfs",
+    "private_proc",
+    "uid",
+    "no_new_privs",
+    "rlimits",
+    "audit",
 }
 
 
@@ -39,8 +51,10 @@ def pool():
 
 
 def test_runs_code_and_captures_output(pool: SandboxPool) -> None:
-    r = pool.run("import sys\nprint('to out')\nprint('to err', file=sys.stderr)\nresult = ARGS['n'] * 2",
-                 {"n": 21})
+    r = pool.run(
+        "import sys\nprint('to out')\nprint('to err', file=sys.stderr)\nresult = ARGS['n'] * 2",
+        {"n": 21},
+    )
     assert r.ok and r.status == "ok" and r.error is None
     assert r.value == {"finished": True, "result": 42}
     assert r.stdout == "to out\n" and r.stderr == "to err\n"
@@ -202,6 +216,8 @@ def test_trivial_job_round_trip_is_tens_of_milliseconds(pool: SandboxPool) -> No
         pool.run("result = 1")
     walls = [pool.run("import matplotlib.pyplot as plt\nresult = 1").wall_s for _ in range(20)]
     median = statistics.median(walls)
-    print(f"\nsandbox round trip, trivial job, matplotlib preloaded: median {median * 1000:.1f} ms, "
-          f"max {max(walls) * 1000:.1f} ms")
+    print(
+        f"\nsandbox round trip, trivial job, matplotlib preloaded: median {median * 1000:.1f} ms, "
+        f"max {max(walls) * 1000:.1f} ms"
+    )
     assert median < 0.25  # a few tens of ms in practice; generous for a loaded 2-core machine

@@ -125,8 +125,11 @@ def _text_boxes_in_panel(
     width = chars * char_w
     pad = 0.1 * cell_w
     cell_x = px0 + col * cell_w
-    x0 = {"left": cell_x + pad, "centre": cell_x + (cell_w - width) / 2,
-          "right": cell_x + cell_w - pad - width}[str(align)]
+    x0 = {
+        "left": cell_x + pad,
+        "centre": cell_x + (cell_w - width) / 2,
+        "right": cell_x + cell_w - pad - width,
+    }[str(align)]
     y0 = py0 + row * pitch + (pitch - font) / 2
     x0, y0 = x0.astype(np.float64), y0.astype(np.float64)
 
@@ -224,7 +227,9 @@ def _find_dejavu_sans(size: int):  # -> PIL.ImageFont.FreeTypeFont
 
 
 @functools.lru_cache(maxsize=4)
-def screenshot(width: int = 1920, height: int = 4000, n_texts: int = 300, seed: int = 0) -> Screenshot:
+def screenshot(
+    width: int = 1920, height: int = 4000, n_texts: int = 300, seed: int = 0
+) -> Screenshot:
     """A page screenshot with ``n_texts`` lines of real text drawn with Pillow in DejaVu Sans.
 
     Three columns of cards with flat fills, each a heading and a few body lines in varied sizes
@@ -257,13 +262,17 @@ def screenshot(width: int = 1920, height: int = 4000, n_texts: int = 300, seed: 
             if len(boxes) == n_texts:
                 break
             font = fonts.setdefault(size, _find_dejavu_sans(size))
-            words = rng.choice(_WORDS, int(rng.integers(1, max_words + 1)) * (2 if size == body_size else 1))
+            words = rng.choice(
+                _WORDS, int(rng.integers(1, max_words + 1)) * (2 if size == body_size else 1)
+            )
             text = " ".join(words).capitalize()
             while draw.textlength(text, font=font) > card_w - 32 and " " in text:
                 text = text.rsplit(" ", 1)[0]
             draw.text((x0 + 16, y), text, fill=fg, font=font)
             line_h = int(size * 1.25)
-            boxes.append((x0 + 16, y, x0 + 16 + int(np.ceil(draw.textlength(text, font=font))), y + line_h))
+            boxes.append(
+                (x0 + 16, y, x0 + 16 + int(np.ceil(draw.textlength(text, font=font))), y + line_h)
+            )
             y += line_h
         tops[c] = y0 + card_h + gap
     image = np.asarray(img, dtype=np.uint8).copy()
@@ -330,9 +339,7 @@ def _group_slices(groups: np.ndarray) -> list[slice]:
     return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _sorted_pairs(
-    pairs: np.ndarray, *values: np.ndarray
-) -> tuple[np.ndarray, ...]:
+def _sorted_pairs(pairs: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     return (pairs[order], *(v[order] for v in values))
 
@@ -403,10 +410,20 @@ def overlap_pairs_strtree(
 def outside_fraction_numpy(boxes: np.ndarray, containers: np.ndarray) -> np.ndarray:
     """Vectorised numpy: 1 - area(box & container) / area(box); a zero-area box counts 0 when
     it lies inside its container (edges included) and 1 otherwise."""
-    iw = np.clip(np.minimum(boxes[:, 2], containers[:, 2]) - np.maximum(boxes[:, 0], containers[:, 0]), 0, None)
-    ih = np.clip(np.minimum(boxes[:, 3], containers[:, 3]) - np.maximum(boxes[:, 1], containers[:, 1]), 0, None)
+    iw = np.clip(
+        np.minimum(boxes[:, 2], containers[:, 2]) - np.maximum(boxes[:, 0], containers[:, 0]),
+        0,
+        None,
+    )
+    ih = np.clip(
+        np.minimum(boxes[:, 3], containers[:, 3]) - np.maximum(boxes[:, 1], containers[:, 1]),
+        0,
+        None,
+    )
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    inside = np.all((boxes[:, :2] >= containers[:, :2]) & (boxes[:, 2:] <= containers[:, 2:]), axis=1)
+    inside = np.all(
+        (boxes[:, :2] >= containers[:, :2]) & (boxes[:, 2:] <= containers[:, 2:]), axis=1
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         frac = np.where(area > 0, 1 - (iw * ih) / area, np.where(inside, 0.0, 1.0))
     return np.clip(frac, 0, 1).astype(np.float32)
@@ -415,7 +432,9 @@ def outside_fraction_numpy(boxes: np.ndarray, containers: np.ndarray) -> np.ndar
 def _edges(boxes: np.ndarray) -> np.ndarray:
     """f32[N, 6]: left, right, h-centre, top, bottom, v-centre (the kernel's edge codes)."""
     x0, y0, x1, y1 = boxes.T
-    return np.stack([x0, x1, (x0 + x1) * np.float32(0.5), y0, y1, (y0 + y1) * np.float32(0.5)], axis=1)
+    return np.stack(
+        [x0, x1, (x0 + x1) * np.float32(0.5), y0, y1, (y0 + y1) * np.float32(0.5)], axis=1
+    )
 
 
 def near_misaligned_numpy(
@@ -464,8 +483,10 @@ def _token_weights_searchsorted(
     cum_start = np.concatenate([[0.0], np.cumsum(w[by_start])])
     cum_end = np.concatenate([[0.0], np.cumsum(w[by_end])])
     s_tok, e_tok = offsets[:, 0], offsets[:, 1]
-    touched = (cum_start[np.searchsorted(spans[by_start, 0], e_tok, side="left")]
-               - cum_end[np.searchsorted(spans[by_end, 1], s_tok, side="right")])
+    touched = (
+        cum_start[np.searchsorted(spans[by_start, 0], e_tok, side="left")]
+        - cum_end[np.searchsorted(spans[by_end, 1], s_tok, side="right")]
+    )
     out = base + touched
     out[e_tok <= s_tok] = base  # special tokens (empty ranges) keep the base weight
     return out.astype(np.float32)
@@ -474,11 +495,17 @@ def _token_weights_searchsorted(
 def token_weights_numpy_per_rollout(batch: TokenBatch, base: float = 1.0) -> np.ndarray:
     """The searchsorted prefix-sum method, one rollout at a time."""
     ts, ss = batch.token_splits, batch.span_splits
-    return np.concatenate([
-        _token_weights_searchsorted(batch.token_offsets[ts[b]:ts[b + 1]], batch.spans[ss[b]:ss[b + 1]],
-                                    batch.span_weights[ss[b]:ss[b + 1]], base)
-        for b in range(len(ts) - 1)
-    ])
+    return np.concatenate(
+        [
+            _token_weights_searchsorted(
+                batch.token_offsets[ts[b] : ts[b + 1]],
+                batch.spans[ss[b] : ss[b + 1]],
+                batch.span_weights[ss[b] : ss[b + 1]],
+                base,
+            )
+            for b in range(len(ts) - 1)
+        ]
+    )
 
 
 def token_weights_numpy_batched(batch: TokenBatch, base: float = 1.0) -> np.ndarray:
@@ -534,7 +561,9 @@ def _ink_colour(pixels: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return _unpacked(int(colours[order[0]]))
 
 
-def contrast_per_box_numpy(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def contrast_per_box_numpy(
+    image: np.ndarray, boxes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-box numpy running the kernel's algorithm: the background is the most frequent exact
     colour of the fullest 4-bit bin (np.bincount) over the box and a 2-px ring; the text colour
     is the most frequent exact colour (np.unique) among the box pixels at least half as far
@@ -578,17 +607,24 @@ def _check_pairs(what: str, expected: np.ndarray, got: np.ndarray) -> None:
     baseline_set = {tuple(p) for p in got.tolist()}
     only_kernel = sorted(kernel_set - baseline_set)[:3]
     only_baseline = sorted(baseline_set - kernel_set)[:3]
-    detail = (f"only the kernel has {only_kernel}, only the baseline has {only_baseline}"
-              if only_kernel or only_baseline else "same pairs in a different order")
+    detail = (
+        f"only the kernel has {only_kernel}, only the baseline has {only_baseline}"
+        if only_kernel or only_baseline
+        else "same pairs in a different order"
+    )
     raise BenchMismatch(
         f"{what}: the kernel found {len(expected)} pairs, the baseline {len(got)}; {detail}"
     )
 
 
-def _check_close(what: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float) -> None:
+def _check_close(
+    what: str, expected: np.ndarray, got: np.ndarray, rtol: float, atol: float
+) -> None:
     expected, got = np.asarray(expected, np.float64), np.asarray(got, np.float64)
     if expected.shape != got.shape:
-        raise BenchMismatch(f"{what}: the kernel returned shape {expected.shape}, the baseline {got.shape}")
+        raise BenchMismatch(
+            f"{what}: the kernel returned shape {expected.shape}, the baseline {got.shape}"
+        )
     close = np.isclose(expected, got, rtol=rtol, atol=atol, equal_nan=True)
     if not close.all():
         bad = np.flatnonzero(~close.ravel())
@@ -609,7 +645,9 @@ def _check_alignment(what: str, kernel: tuple, baseline: tuple) -> None:
     order = np.lexsort((kernel[0][:, 1], kernel[0][:, 0], kernel[1]))  # documented (edge, i, j)
     if not np.array_equal(order, np.arange(order.size)):
         raise BenchMismatch(f"{what}: the kernel's pairs are not sorted by (edge, i, j)")
-    _check_pairs(what, np.column_stack([kernel[1], kernel[0]]), np.column_stack([baseline[1], baseline[0]]))
+    _check_pairs(
+        what, np.column_stack([kernel[1], kernel[0]]), np.column_stack([baseline[1], baseline[0]])
+    )
     _check_close(what + " (delta)", kernel[2], baseline[2], rtol=0, atol=1e-4)
 
 
@@ -671,11 +709,28 @@ class Row:
     def cells(self) -> list[str]:
         target = f">= {self.target.speedup:g}x" if self.target else ""
         met = ("yes" if self.target.met(self.speedup) else "**no**") if self.target else ""
-        return [f"`{self.kernel}`", self.size, format_ms(self.kernel_time.median), self.baseline,
-                format_ms(self.baseline_time.median), f"{self.speedup:,.1f}x", target, met]
+        return [
+            f"`{self.kernel}`",
+            self.size,
+            format_ms(self.kernel_time.median),
+            self.baseline,
+            format_ms(self.baseline_time.median),
+            f"{self.speedup:,.1f}x",
+            target,
+            met,
+        ]
 
 
-HEADERS = ["kernel", "size", "vsdpo (ms)", "baseline", "baseline (ms)", "speed-up", "target", "met?"]
+HEADERS = [
+    "kernel",
+    "size",
+    "vsdpo (ms)",
+    "baseline",
+    "baseline (ms)",
+    "speed-up",
+    "target",
+    "met?",
+]
 
 
 def _log(message: str) -> None:
@@ -700,8 +755,10 @@ def bench_case(
     for baseline in baselines:
         check(f"{kernel} ({size}) vs {baseline.name}", expected, baseline.run())
     kernel_time = time_call(run_kernel, config.repeat, warmup=0)
-    times = [time_call(b.run, config.repeat, warmup=0, budget_s=config.baseline_budget_s, min_repeat=3)
-             for b in baselines]
+    times = [
+        time_call(b.run, config.repeat, warmup=0, budget_s=config.baseline_budget_s, min_repeat=3)
+        for b in baselines
+    ]
     best = min(range(len(baselines)), key=lambda k: times[k].median)
     rows = []
     for k, (baseline, timing) in enumerate(zip(baselines, times)):
@@ -723,7 +780,9 @@ class Throughput:
     def cells(self) -> list[str]:
         nbytes = self.pixels * 3
         return [
-            "`contrast`", self.size, f"{self.pixels / 1e6:.2f} MPix ({nbytes / 1e6:.1f} MB)",
+            "`contrast`",
+            self.size,
+            f"{self.pixels / 1e6:.2f} MPix ({nbytes / 1e6:.1f} MB)",
             f"{self.pixels / self.kernel_time.median / 1e6:,.0f}",
             f"{nbytes / self.kernel_time.median / 1e9:.2f}",
             f"{nbytes / self.copy_time.median / 1e9:.2f}",
@@ -731,8 +790,15 @@ class Throughput:
         ]
 
 
-THROUGHPUT_HEADERS = ["kernel", "size", "pixels read (box + 2-px ring)", "vsdpo MPix/s", "vsdpo GB/s",
-                      "np.copyto GB/s (same bytes)", "vsdpo / copy speed"]
+THROUGHPUT_HEADERS = [
+    "kernel",
+    "size",
+    "pixels read (box + 2-px ring)",
+    "vsdpo MPix/s",
+    "vsdpo GB/s",
+    "np.copyto GB/s (same bytes)",
+    "vsdpo / copy speed",
+]
 
 
 def pixels_read(shape: tuple[int, ...], boxes: np.ndarray, ring: int = RING) -> int:
@@ -763,43 +829,80 @@ def run_benchmarks(config: BenchConfig, seed: int = 0) -> tuple[list[Row], list[
         layout = layout_boxes(config.box_groups, n, seed)
         b, g, c = layout.boxes, layout.groups, layout.containers
         size = f"{config.box_groups} x {n:,} boxes"
-        overlap_baselines = [Baseline("numpy all-pairs per group", lambda: overlap_pairs_numpy(b, g))]
+        overlap_baselines = [
+            Baseline("numpy all-pairs per group", lambda: overlap_pairs_numpy(b, g))
+        ]
         if have_shapely:
-            overlap_baselines.append(Baseline("shapely STRtree per group", lambda: overlap_pairs_strtree(b, g)))
+            overlap_baselines.append(
+                Baseline("shapely STRtree per group", lambda: overlap_pairs_strtree(b, g))
+            )
         rows += bench_case(
-            "overlap_pairs", size, lambda: vk.overlap_pairs(b, g), overlap_baselines, _check_overlaps,
-            config, Target(20) if n == config.overlap_target_boxes else None,
+            "overlap_pairs",
+            size,
+            lambda: vk.overlap_pairs(b, g),
+            overlap_baselines,
+            _check_overlaps,
+            config,
+            Target(20) if n == config.overlap_target_boxes else None,
         )
         rows += bench_case(
-            "outside_fraction", size, lambda: vk.outside_fraction(b, c),
+            "outside_fraction",
+            size,
+            lambda: vk.outside_fraction(b, c),
             [Baseline("numpy vectorised", lambda: outside_fraction_numpy(b, c))],
-            lambda what, k, base: _check_close(what, k, base, rtol=1e-5, atol=1e-5), config,
+            lambda what, k, base: _check_close(what, k, base, rtol=1e-5, atol=1e-5),
+            config,
         )
         rows += bench_case(
-            "near_misaligned", size, lambda: vk.near_misaligned(b, g, ALIGN_TOL),
-            [Baseline("numpy sorted windows per group", lambda: near_misaligned_numpy(b, g, ALIGN_TOL))],
-            _check_alignment, config,
+            "near_misaligned",
+            size,
+            lambda: vk.near_misaligned(b, g, ALIGN_TOL),
+            [
+                Baseline(
+                    "numpy sorted windows per group", lambda: near_misaligned_numpy(b, g, ALIGN_TOL)
+                )
+            ],
+            _check_alignment,
+            config,
         )
 
     n_rollouts, n_tokens, n_spans = config.tokens
     batch = token_batch(n_rollouts, n_tokens, n_spans, seed)
     rows += bench_case(
-        "token_weights_batch", f"{n_rollouts} x {n_tokens:,} tokens x {n_spans} spans",
-        lambda: vk.token_weights_batch(batch.token_offsets, batch.token_splits, batch.spans,
-                                       batch.span_weights, batch.span_splits),
-        [Baseline("numpy searchsorted per rollout", lambda: token_weights_numpy_per_rollout(batch)),
-         Baseline("numpy searchsorted, all rollouts at once", lambda: token_weights_numpy_batched(batch))],
-        lambda what, k, base: _check_close(what, k, base, rtol=1e-5, atol=1e-4), config, Target(20),
+        "token_weights_batch",
+        f"{n_rollouts} x {n_tokens:,} tokens x {n_spans} spans",
+        lambda: vk.token_weights_batch(
+            batch.token_offsets,
+            batch.token_splits,
+            batch.spans,
+            batch.span_weights,
+            batch.span_splits,
+        ),
+        [
+            Baseline(
+                "numpy searchsorted per rollout", lambda: token_weights_numpy_per_rollout(batch)
+            ),
+            Baseline(
+                "numpy searchsorted, all rollouts at once",
+                lambda: token_weights_numpy_batched(batch),
+            ),
+        ],
+        lambda what, k, base: _check_close(what, k, base, rtol=1e-5, atol=1e-4),
+        config,
+        Target(20),
     )
 
     width, height, n_texts = config.screenshot
     shot = screenshot(width, height, n_texts, seed)
     size = f"{width}x{height}, {len(shot.boxes)} text boxes"
     contrast_rows = bench_case(
-        "contrast", size, lambda: vk.contrast(shot.image, shot.boxes),
+        "contrast",
+        size,
+        lambda: vk.contrast(shot.image, shot.boxes),
         [Baseline("numpy per box", lambda: contrast_per_box_numpy(shot.image, shot.boxes))],
         lambda what, k, base: _check_close(what + " (ratio)", k[0], base[0], rtol=1e-3, atol=1e-3),
-        config, Target(5),
+        config,
+        Target(5),
     )
     rows += contrast_rows
     pixels = pixels_read(shot.image.shape, shot.boxes)
@@ -812,11 +915,17 @@ def run_benchmarks(config: BenchConfig, seed: int = 0) -> tuple[list[Row], list[
     return rows, [Throughput(size, pixels, contrast_rows[0].kernel_time, copy_time)]
 
 
-def report(rows: Sequence[Row], throughput: Sequence[Throughput], command: str, config: BenchConfig,
-           quick: bool) -> str:
+def report(
+    rows: Sequence[Row],
+    throughput: Sequence[Throughput],
+    command: str,
+    config: BenchConfig,
+    quick: bool,
+) -> str:
     """The run as markdown: command, machine, the main table, the contrast throughput table."""
     lines = [
-        "## vsdpo kernel benchmarks" + (" (--quick: smoke-run sizes, not the issue's)" if quick else ""),
+        "## vsdpo kernel benchmarks"
+        + (" (--quick: smoke-run sizes, not the issue's)" if quick else ""),
         "",
         f"- command: `{command}`",
         f"- machine: {machine_description(['shapely', 'pillow', 'vsdpo'])}",
@@ -836,14 +945,28 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Time each vsdpo kernel against the best numpy/shapely baseline on realistic "
-                    "inputs and print a markdown table of times, speed-ups and targets.",
+        "inputs and print a markdown table of times, speed-ups and targets.",
     )
-    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke run of a few seconds")
-    parser.add_argument("--repeat", type=int, default=None, metavar="N",
-                        help="timed runs per measurement, median reported (default 7, 3 with --quick)")
-    parser.add_argument("--markdown", type=Path, default=None, metavar="PATH",
-                        help="also write the report to this markdown file")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated inputs (default 0)")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes, a smoke run of a few seconds"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        metavar="N",
+        help="timed runs per measurement, median reported (default 7, 3 with --quick)",
+    )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the report to this markdown file",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of the generated inputs (default 0)"
+    )
     return parser
 
 
@@ -860,7 +983,9 @@ def main(argv: list[str] | None = None, *, prog: str = "vsdpo bench kernels") ->
     try:
         rows, throughput = run_benchmarks(config, args.seed)
     except BenchMismatch as exc:
-        print(f"error: baseline and kernel disagree, so no timing is reported: {exc}", file=sys.stderr)
+        print(
+            f"error: baseline and kernel disagree, so no timing is reported: {exc}", file=sys.stderr
+        )
         return 1
     text = report(rows, throughput, command, config, args.quick)
     print(text)

@@ -202,21 +202,31 @@ def report(results: Sequence[ModeResult], command: str, n_scripts: int, director
     if naive and warm and naive.seconds:
         ratio = warm.charts_per_s / naive.charts_per_s
         verdict = "met" if ratio >= TARGET_RATIO else "missed"
-        lines += ["", f"Target: warm + tracing + defects >= {TARGET_RATIO:.0f}x naive: "
-                      f"{ratio:.1f}x ({verdict})."]
+        lines += [
+            "",
+            f"Target: warm + tracing + defects >= {TARGET_RATIO:.0f}x naive: "
+            f"{ratio:.1f}x ({verdict}).",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def build_parser(prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
-    parser.add_argument("directory", nargs="?", type=Path, default=None,
-                        help=f"folder of matplotlib scripts, searched recursively "
-                             f"(default: {DEFAULT_DIR})")
+    parser.add_argument(
+        "directory",
+        nargs="?",
+        type=Path,
+        default=None,
+        help=f"folder of matplotlib scripts, searched recursively (default: {DEFAULT_DIR})",
+    )
     parser.add_argument("--limit", type=int, help="a seeded random sample of N scripts")
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit")
     parser.add_argument("--workers", type=int, default=2, help="processes at once (default: 2)")
-    parser.add_argument("--modes", default="naive,warm,exec",
-                        help="comma-separated, from naive, warm, exec (default: %(default)s)")
+    parser.add_argument(
+        "--modes",
+        default="naive,warm,exec",
+        help="comma-separated, from naive, warm, exec (default: %(default)s)",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: at most 6 scripts")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--markdown", type=Path, help="also write the report here")

@@ -116,11 +116,20 @@ def markdown_table(
     def line(row: Sequence[str]) -> str:
         padded = []
         for text, width, a in zip(row, widths, align):
-            padded.append(text.rjust(width) if a == "r" else text.center(width) if a == "c" else text.ljust(width))
+            padded.append(
+                text.rjust(width)
+                if a == "r"
+                else text.center(width)
+                if a == "c"
+                else text.ljust(width)
+            )
         return "| " + " | ".join(padded) + " |"
 
-    rules = {"l": lambda w: ":" + "-" * (w + 1), "r": lambda w: "-" * (w + 1) + ":",
-             "c": lambda w: ":" + "-" * w + ":"}
+    rules = {
+        "l": lambda w: ":" + "-" * (w + 1),
+        "r": lambda w: "-" * (w + 1) + ":",
+        "c": lambda w: ":" + "-" * w + ":",
+    }
     rule = "|" + "|".join(rules[a](w) for a, w in zip(align, widths)) + "|"
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
@@ -138,8 +147,12 @@ def cpu_model() -> str:
         import subprocess
 
         try:
-            out = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"],
-                                 capture_output=True, text=True, timeout=5)
+            out = subprocess.run(
+                ["sysctl", "-n", "machdep.cpu.brand_string"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
             if out.stdout.strip():
                 return out.stdout.strip()
         except (OSError, subprocess.SubprocessError):
@@ -171,7 +184,9 @@ def machine_description(packages: Sequence[str] = ()) -> str:
     """
     cores = os.cpu_count() or 0
     usable = _usable_cores()
-    core_text = f"{cores} logical cores" + (f" ({usable} usable)" if usable and usable != cores else "")
+    core_text = f"{cores} logical cores" + (
+        f" ({usable} usable)" if usable and usable != cores else ""
+    )
     parts = [
         cpu_model(),
         core_text,

@@ -744,7 +744,10 @@ def format_markdown(report: DetectorReport) -> str:
     for label, name in (
         ("clean charts with any defect (all kinds)", "any_defect_fraction"),
         ("plants found and blamed (of all applicable)", "found_and_blamed"),
-        ("plants found as the expected kind or another kind on the planted line", "recall_any_kind"),
+        (
+            "plants found as the expected kind or another kind on the planted line",
+            "recall_any_kind",
+        ),
     ):
         lines.append(f"| {label} | {_pct(*fig[name])} | | |")
 
@@ -809,46 +812,58 @@ def _problem_lines(report: DetectorReport, cap: int = 12) -> list[str]:
     out: list[str] = []
     not_plain = [r for r in report.rows if r.runs_plain is False]
     if not_plain:
-        out.append(f"- do not run under plain python ({len(not_plain)}): " + ", ".join(
-            f"`{r.path}` ({r.plain_error})" for r in not_plain[:cap]
-        ))
+        out.append(
+            f"- do not run under plain python ({len(not_plain)}): "
+            + ", ".join(f"`{r.path}` ({r.plain_error})" for r in not_plain[:cap])
+        )
     failed = [r for r in report.runnable if not r.render_ok]
     if failed:
-        out.append(f"- render failed ({len(failed)}): " + ", ".join(
-            f"`{r.path}` ({r.render_error})" for r in failed[:cap]
-        ))
+        out.append(
+            f"- render failed ({len(failed)}): "
+            + ", ".join(f"`{r.path}` ({r.render_error})" for r in failed[:cap])
+        )
     low_trace = sorted(
         (r for r in report.rendered if r.n_text and r.traced_fraction < 0.9),
         key=lambda r: r.traced_fraction,
     )
     if low_trace:
-        out.append(f"- charts with < 90 % of text traced ({len(low_trace)}): " + ", ".join(
-            f"`{r.path}` {r.n_traced}/{r.n_text}" for r in low_trace[:cap]
-        ))
+        out.append(
+            f"- charts with < 90 % of text traced ({len(low_trace)}): "
+            + ", ".join(f"`{r.path}` {r.n_traced}/{r.n_text}" for r in low_trace[:cap])
+        )
     flagged = [r for r in report.rendered if r.flagged]
     if flagged:
-        out.append(f"- clean charts flagged ({len(flagged)}): " + ", ".join(
-            f"`{r.path}` ({_kinds_text(r.defects_by_kind, FLAG_KINDS)})" for r in flagged[:cap]
-        ))
+        out.append(
+            f"- clean charts flagged ({len(flagged)}): "
+            + ", ".join(
+                f"`{r.path}` ({_kinds_text(r.defects_by_kind, FLAG_KINDS)})" for r in flagged[:cap]
+            )
+        )
     for p in report.planters:
         missed = [
-            r for r in report.runnable
+            r
+            for r in report.runnable
             if r.plants.get(p.name) and r.plants[p.name].status in ("missed", "error")
         ]
         if missed:
-            out.append(f"- {p.name} missed ({len(missed)}): " + ", ".join(
-                f"`{r.path}`" + _miss_reason(r.plants[p.name]) for r in missed[:cap]
-            ))
+            out.append(
+                f"- {p.name} missed ({len(missed)}): "
+                + ", ".join(f"`{r.path}`" + _miss_reason(r.plants[p.name]) for r in missed[:cap])
+            )
         unblamed = [
-            r for r in report.runnable
+            r
+            for r in report.runnable
             if r.plants.get(p.name) and r.plants[p.name].detected and not r.plants[p.name].blamed
         ]
         if unblamed:
-            out.append(f"- {p.name} detected but blamed elsewhere ({len(unblamed)}): " + ", ".join(
-                f"`{r.path}` (lines {_blamed_lines(r.plants[p.name])[:6]}, "
-                f"planted {r.plants[p.name].lines[:2]})"
-                for r in unblamed[:cap]
-            ))
+            out.append(
+                f"- {p.name} detected but blamed elsewhere ({len(unblamed)}): "
+                + ", ".join(
+                    f"`{r.path}` (lines {_blamed_lines(r.plants[p.name])[:6]}, "
+                    f"planted {r.plants[p.name].lines[:2]})"
+                    for r in unblamed[:cap]
+                )
+            )
     return out
 
 
@@ -901,13 +916,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated planters (default: all: %(default)s)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for --limit sampling")
-    parser.add_argument("--examples", type=int, default=_EXAMPLES_PER_CASE,
-                        help="annotated PNGs per planter outcome (default: %(default)s)")
-    parser.add_argument("--no-plain-check", action="store_true",
-                        help="skip running each script under plain python (all count as runnable)")
+    parser.add_argument(
+        "--examples",
+        type=int,
+        default=_EXAMPLES_PER_CASE,
+        help="annotated PNGs per planter outcome (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-plain-check",
+        action="store_true",
+        help="skip running each script under plain python (all count as runnable)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--strict", action="store_true",
-                        help="exit with status 1 when a target is missed")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit with status 1 when a target is missed"
+    )
     return parser
 
 

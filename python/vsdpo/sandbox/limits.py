@@ -106,7 +106,7 @@ def unshare(flags: int) -> None:
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
-    enc = (lambda s: s.encode() if s is not None else None)  # noqa: E731
+    enc = lambda s: s.encode() if s is not None else None  # noqa: E731
     _check(_libc.mount(enc(source), enc(target), enc(fstype), flags, enc(data)), f"mount {target}")
 
 
@@ -123,15 +123,21 @@ def make_all_mounts_readonly() -> None:
     """mount_setattr(2) on ``/`` recursively: every mount read-only and nosuid."""
     attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0)
     ret = _libc.syscall(
-        ctypes.c_long(SYS_MOUNT_SETATTR), ctypes.c_int(AT_FDCWD), ctypes.c_char_p(b"/"),
-        ctypes.c_uint(AT_RECURSIVE), ctypes.byref(attr), ctypes.c_size_t(ctypes.sizeof(attr)),
+        ctypes.c_long(SYS_MOUNT_SETATTR),
+        ctypes.c_int(AT_FDCWD),
+        ctypes.c_char_p(b"/"),
+        ctypes.c_uint(AT_RECURSIVE),
+        ctypes.byref(attr),
+        ctypes.c_size_t(ctypes.sizeof(attr)),
     )
     _check(ret, "mount_setattr(/, RDONLY)")
 
 
 def _clone_tree(path: str) -> int:
     ret = _libc.syscall(
-        ctypes.c_long(SYS_OPEN_TREE), ctypes.c_int(AT_FDCWD), ctypes.c_char_p(path.encode()),
+        ctypes.c_long(SYS_OPEN_TREE),
+        ctypes.c_int(AT_FDCWD),
+        ctypes.c_char_p(path.encode()),
         ctypes.c_uint(OPEN_TREE_CLONE | AT_RECURSIVE | os.O_CLOEXEC),
     )
     return _check(ret, f"open_tree({path})")
@@ -139,8 +145,11 @@ def _clone_tree(path: str) -> int:
 
 def _attach_tree(fd: int, path: str) -> None:
     ret = _libc.syscall(
-        ctypes.c_long(SYS_MOVE_MOUNT), ctypes.c_int(fd), ctypes.c_char_p(b""),
-        ctypes.c_int(AT_FDCWD), ctypes.c_char_p(path.encode()),
+        ctypes.c_long(SYS_MOVE_MOUNT),
+        ctypes.c_int(fd),
+        ctypes.c_char_p(b""),
+        ctypes.c_int(AT_FDCWD),
+        ctypes.c_char_p(path.encode()),
         ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH),
     )
     _check(ret, f"move_mount({path})")
@@ -213,7 +222,9 @@ def prepare_worker_namespace(expose: Sequence[str]) -> list[str]:
     return layers + ["private_tmp", "readonly_root"]
 
 
-def enter_job_namespaces(worker_layers: Sequence[str], uid: int, gid: int, disk_mb: int) -> list[str]:
+def enter_job_namespaces(
+    worker_layers: Sequence[str], uid: int, gid: int, disk_mb: int
+) -> list[str]:
     """In the job's sandbox process: new namespaces, and a fresh tmpfs as the job's cwd.
 
     Each namespace is tried on its own, so one that is refused does not cost the others.
@@ -221,8 +232,11 @@ def enter_job_namespaces(worker_layers: Sequence[str], uid: int, gid: int, disk_
     """
     layers = []
     for name, flag in (
-        ("job_mount_ns", CLONE_NEWNS), ("net_ns", CLONE_NEWNET), ("pid_ns", CLONE_NEWPID),
-        ("ipc_ns", CLONE_NEWIPC), ("uts_ns", CLONE_NEWUTS),
+        ("job_mount_ns", CLONE_NEWNS),
+        ("net_ns", CLONE_NEWNET),
+        ("pid_ns", CLONE_NEWPID),
+        ("ipc_ns", CLONE_NEWIPC),
+        ("uts_ns", CLONE_NEWUTS),
     ):
         if flag == CLONE_NEWNS and "mount_ns" not in worker_layers:
             continue
@@ -254,8 +268,11 @@ class _CapHeader(ctypes.Structure):
 
 
 class _CapData(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                ("inheritable", ctypes.c_uint32)]
+    _fields_ = [
+        ("effective", ctypes.c_uint32),
+        ("permitted", ctypes.c_uint32),
+        ("inheritable", ctypes.c_uint32),
+    ]
 
 
 def drop_capabilities() -> None:

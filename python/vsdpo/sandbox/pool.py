@@ -42,8 +42,22 @@ _REPLY_GRACE_S = 10.0
 _SAFE_GLOBALS = frozenset(
     {
         ("builtins", n)
-        for n in ("set", "frozenset", "complex", "bytearray", "slice", "range", "bool",
-                  "int", "float", "str", "bytes", "list", "tuple", "dict")
+        for n in (
+            "set",
+            "frozenset",
+            "complex",
+            "bytearray",
+            "slice",
+            "range",
+            "bool",
+            "int",
+            "float",
+            "str",
+            "bytes",
+            "list",
+            "tuple",
+            "dict",
+        )
     }
     | {("collections", "OrderedDict")}
     | {
@@ -95,17 +109,25 @@ class _Worker:
     def __init__(self, config: dict) -> None:
         env = dict(os.environ)
         env.update(
-            MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-            MKL_NUM_THREADS="1", NUMEXPR_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
+            MPLBACKEND="Agg",
+            OPENBLAS_NUM_THREADS="1",
+            OMP_NUM_THREADS="1",
+            MKL_NUM_THREADS="1",
+            NUMEXPR_NUM_THREADS="1",
+            PYTHONDONTWRITEBYTECODE="1",
         )
         # The worker imports the runner from wherever the caller could (pytest's rootdir, ...).
         paths = [p for p in sys.path if p and os.path.isdir(p)]
-        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths + env.get("PYTHONPATH", "").split(os.pathsep)))
+        env["PYTHONPATH"] = os.pathsep.join(
+            dict.fromkeys(paths + env.get("PYTHONPATH", "").split(os.pathsep))
+        )
         self.proc = subprocess.Popen(
             # -c rather than -m: the package imports the worker module, and runpy warns about
             # running a module that is already imported.
             [sys.executable, "-c", _WORKER_BOOT, json.dumps(config)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
             start_new_session=True,  # our Ctrl-C is not its business; killpg reaches it
         )
         self.ready: dict | None = None
@@ -115,7 +137,9 @@ class _Worker:
         """The worker's "ready" frame; raises RuntimeError if it could not start."""
         if self.ready is None:
             try:
-                raw = read_frame_bytes(self.proc.stdout.fileno(), time.monotonic() + _START_TIMEOUT_S)
+                raw = read_frame_bytes(
+                    self.proc.stdout.fileno(), time.monotonic() + _START_TIMEOUT_S
+                )
             except TimeoutError:
                 raw = None
             msg = pickle.loads(raw) if raw is not None else {"ready": False, "error": "no answer"}
@@ -201,7 +225,9 @@ class SandboxPool:
 
     # --------------------------------------------------------------------------- public API
 
-    def run(self, code: str, args: dict | None = None, limits: Limits | None = None) -> SandboxResult:
+    def run(
+        self, code: str, args: dict | None = None, limits: Limits | None = None
+    ) -> SandboxResult:
         """Run one program; always returns a SandboxResult (never raises for the program)."""
         if self._closed:
             raise RuntimeError("the SandboxPool is closed")
@@ -224,7 +250,8 @@ class SandboxPool:
                     status="timeout" if alive else "crash",
                     error=ExecError(
                         "SandboxWorkerHung" if alive else "SandboxWorkerDied",
-                        "the sandbox worker stopped answering and was replaced" if alive
+                        "the sandbox worker stopped answering and was replaced"
+                        if alive
                         else "the sandbox worker died and was replaced",
                     ),
                 )
@@ -279,25 +306,39 @@ class SandboxPool:
         out = reply["stdout"][: limits.max_output_bytes].decode("utf-8", "replace")
         err = reply["stderr"][: limits.max_output_bytes].decode("utf-8", "replace")
         base = SandboxResult(
-            ok=False, status="crash", stdout=out, stderr=err,
+            ok=False,
+            status="crash",
+            stdout=out,
+            stderr=err,
             job_wall_s=float(reply.get("job_wall_s") or 0.0),
-            layers=list(reply.get("layers") or []), uid=reply.get("uid"),
+            layers=list(reply.get("layers") or []),
+            uid=reply.get("uid"),
         )
         if reply.get("setup_error"):
-            return replace(base, error=ExecError(
-                "SandboxSetupError", "the sandbox could not be set up", reply["setup_error"]))
+            return replace(
+                base,
+                error=ExecError(
+                    "SandboxSetupError", "the sandbox could not be set up", reply["setup_error"]
+                ),
+            )
         payload = reply.get("result")
         if payload is None:
             status, error = errors.describe_termination(
-                reply.get("wait_status"), reply.get("kill_reason"), limits)
+                reply.get("wait_status"), reply.get("kill_reason"), limits
+            )
             return replace(base, status=status, error=error)
         try:
             msg = RestrictedUnpickler(payload, self._allowed).load()
             if not isinstance(msg, dict):
                 raise pickle.UnpicklingError("the result is not a dict")
         except Exception as exc:  # noqa: BLE001 - anything in a forged or broken pickle
-            return replace(base, status="error", error=ExecError(
-                "SandboxResultError", f"the job's result could not be decoded: {exc}"))
+            return replace(
+                base,
+                status="error",
+                error=ExecError(
+                    "SandboxResultError", f"the job's result could not be decoded: {exc}"
+                ),
+            )
         layers = msg.get("layers")
         if isinstance(layers, list):
             base.layers = [str(x) for x in layers]

@@ -41,7 +41,8 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 _HEADER = struct.Struct(">Q")
 
@@ -107,7 +108,8 @@ def _close_fds_except(keep: set[int]) -> None:
 
 def _job_main(job: dict, runner: Callable, fds: dict, uid: int, layers: list[str]) -> None:
     """The job process: isolate, run, report. Never returns."""
-    from vsdpo.sandbox import errors, limits as lim
+    from vsdpo.sandbox import errors
+    from vsdpo.sandbox import limits as lim
 
     limits = lim.Limits(**job["limits"])
     my_pid = os.getpid()
@@ -134,12 +136,21 @@ def _job_main(job: dict, runner: Callable, fds: dict, uid: int, layers: list[str
         code = job["code"]
         # Tracebacks then show the program's own source lines.
         linecache.cache[errors.USER_FILENAME] = (
-            len(code), None, code.splitlines(True), errors.USER_FILENAME
+            len(code),
+            None,
+            code.splitlines(True),
+            errors.USER_FILENAME,
         )
     except BaseException as exc:  # noqa: BLE001 - report any set-up failure, never run unisolated
-        msg = {"ok": False, "status": "crash", "type": "SandboxSetupError",
-               "message": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
-               "line": None, "layers": layers}
+        msg = {
+            "ok": False,
+            "status": "crash",
+            "type": "SandboxSetupError",
+            "message": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(),
+            "line": None,
+            "layers": layers,
+        }
         _send_result(result_fd, msg)
         os._exit(0)
 
@@ -152,8 +163,14 @@ def _job_main(job: dict, runner: Callable, fds: dict, uid: int, layers: list[str
         try:
             msg = {"ok": False, **errors.describe_exception(exc)}
         except BaseException:  # noqa: BLE001 - e.g. MemoryError while formatting
-            msg = {"ok": False, "status": errors.status_for_exception(exc),
-                   "type": type(exc).__name__, "message": "", "traceback": "", "line": None}
+            msg = {
+                "ok": False,
+                "status": errors.status_for_exception(exc),
+                "type": type(exc).__name__,
+                "message": "",
+                "traceback": "",
+                "line": None,
+            }
     if os.getpid() != my_pid:
         os._exit(0)
     msg["layers"] = layers
@@ -170,11 +187,17 @@ def _send_result(fd: int, msg: dict) -> None:
     try:
         data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
     except BaseException as exc:  # noqa: BLE001 - an unpicklable runner result
-        data = pickle.dumps({
-            "ok": False, "status": "error", "type": "UnpicklableResult",
-            "message": f"the runner returned a value that cannot be pickled: {exc}",
-            "traceback": "", "line": None, "layers": msg.get("layers", []),
-        })
+        data = pickle.dumps(
+            {
+                "ok": False,
+                "status": "error",
+                "type": "UnpicklableResult",
+                "message": f"the runner returned a value that cannot be pickled: {exc}",
+                "traceback": "",
+                "line": None,
+                "layers": msg.get("layers", []),
+            }
+        )
     try:
         _write_all(fd, _HEADER.pack(len(data)) + data)
     except OSError:
@@ -264,7 +287,7 @@ def run_job(job: dict, runner: Callable, worker_layers: list[str]) -> dict:
     pid = os.fork()
     if pid == 0:
         try:
-            for name, (r, _) in pipes.items():
+            for r, _ in pipes.values():
                 os.close(r)
             _sandbox_main(job, runner, fds, worker_layers)
         finally:
@@ -274,8 +297,12 @@ def run_job(job: dict, runner: Callable, worker_layers: list[str]) -> dict:
             os.close(w)
     readers = {pipes[name][0]: name for name in pipes}
     data: dict[str, bytearray] = {name: bytearray() for name in pipes}
-    caps = {"out": limits.max_output_bytes, "err": limits.max_output_bytes,
-            "result": max(limits.memory_mb, 64) * 2**20, "status": 1 << 20}
+    caps = {
+        "out": limits.max_output_bytes,
+        "err": limits.max_output_bytes,
+        "result": max(limits.memory_mb, 64) * 2**20,
+        "status": 1 << 20,
+    }
     deadline = t0 + limits.timeout_s
     kill_reason = None
     open_fds = set(readers)
@@ -382,8 +409,14 @@ def main(argv: list[str] | None = None) -> int:
         PR_SET_CHILD_SUBREAPER = 36  # orphans of a killed job come back to us to be reaped
         lim.prctl(PR_SET_CHILD_SUBREAPER, 1)
     except BaseException as exc:  # noqa: BLE001 - tell the pool why we cannot serve
-        write_frame(proto_out, {"ready": False, "error": f"{type(exc).__name__}: {exc}",
-                                "traceback": traceback.format_exc()})
+        write_frame(
+            proto_out,
+            {
+                "ready": False,
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": traceback.format_exc(),
+            },
+        )
         return 1
     write_frame(proto_out, {"ready": True, "pid": os.getpid(), "layers": layers})
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the pool stops us by closing stdin
@@ -395,10 +428,16 @@ def main(argv: list[str] | None = None) -> int:
         try:
             reply = run_job(job, runner, layers)
         except BaseException as exc:  # noqa: BLE001 - report, stay alive for the next job
-            reply = {"kill_reason": None, "result": None, "stdout": b"", "stderr": b"",
-                     "wait_status": None, "layers": layers, "job_wall_s": 0.0,
-                     "setup_error": f"worker failed to run the job: {exc!r}\n"
-                                    + traceback.format_exc()}
+            reply = {
+                "kill_reason": None,
+                "result": None,
+                "stdout": b"",
+                "stderr": b"",
+                "wait_status": None,
+                "layers": layers,
+                "job_wall_s": 0.0,
+                "setup_error": f"worker failed to run the job: {exc!r}\n" + traceback.format_exc(),
+            }
         write_frame(proto_out, reply)
 
 
