@@ -59,19 +59,39 @@ pub fn overlap_pairs(
     Ok(found)
 }
 
-fn push_if_overlapping(a: &(Bbox, u32), c: &(Bbox, u32), min_area: f64, out: &mut Vec<Overlap>) {
-    let (ba, i) = a;
-    let (bc, j) = c;
-    if bc.y1 <= ba.y0 || ba.y1 <= bc.y0 || bc.x1 <= ba.x0 || ba.x1 <= bc.x0 {
+/// A box of one group, in the sweep's frame (x is the sweep axis), with its index.
+#[derive(Clone, Copy)]
+struct Item {
+    x0: f32,
+    y0: f32,
+    x1: f32,
+    y1: f32,
+    index: u32,
+}
+
+impl Item {
+    fn bbox(&self) -> Bbox {
+        Bbox::new(
+            self.x0 as f64,
+            self.y0 as f64,
+            self.x1 as f64,
+            self.y1 as f64,
+        )
+    }
+}
+
+fn push_if_overlapping(a: &Item, c: &Item, min_area: f64, out: &mut Vec<Overlap>) {
+    if c.y1 <= a.y0 || a.y1 <= c.y0 || c.x1 <= a.x0 || a.x1 <= c.x0 {
         return;
     }
-    let inter = ba.intersection(bc);
+    let (ba, bc) = (a.bbox(), c.bbox());
+    let inter = ba.intersection(&bc);
     if inter > min_area && inter > 0.0 {
         let union = ba.area() + bc.area() - inter;
-        let (lo, hi) = if i < j { (*i, *j) } else { (*j, *i) };
+        let (i, j) = (a.index.min(c.index), a.index.max(c.index));
         out.push(Overlap {
-            i: lo,
-            j: hi,
+            i,
+            j,
             inter,
             iou: inter / union,
         });
@@ -81,56 +101,59 @@ fn push_if_overlapping(a: &(Bbox, u32), c: &(Bbox, u32), min_area: f64, out: &mu
 /// All overlapping pairs of one group, sorted by `(i, j)`.
 fn group_overlaps(rows: &[f32], members: Vec<u32>, min_area: f64) -> Vec<Overlap> {
     // Zero-area boxes never have a positive intersection: leave them out.
-    let mut local: Vec<(Bbox, u32)> = members
+    let mut items: Vec<Item> = members
         .into_iter()
         .map(|i| {
             let r = &rows[4 * i as usize..4 * i as usize + 4];
-            (
-                Bbox::new(r[0] as f64, r[1] as f64, r[2] as f64, r[3] as f64),
-                i,
-            )
+            Item {
+                x0: r[0],
+                y0: r[1],
+                x1: r[2],
+                y1: r[3],
+                index: i,
+            }
         })
-        .filter(|(bb, _)| bb.area() > 0.0)
+        .filter(|b| b.x1 > b.x0 && b.y1 > b.y0)
         .collect();
-    if local.len() < 2 {
+    if items.len() < 2 {
         return Vec::new();
     }
 
     // Sweep along the axis where boxes are short relative to their spread; intersections are
     // symmetric in x and y, so sweeping along y is sweeping along x of the transposed boxes.
-    let spread = |lo: fn(&Bbox) -> f64, hi: fn(&Bbox) -> f64| {
-        let min = local
-            .iter()
-            .map(|(bb, _)| lo(bb))
-            .fold(f64::INFINITY, f64::min);
-        let max = local
-            .iter()
-            .map(|(bb, _)| hi(bb))
-            .fold(f64::NEG_INFINITY, f64::max);
-        let len: f64 = local.iter().map(|(bb, _)| hi(bb) - lo(bb)).sum();
-        len / (max - min).max(f64::MIN_POSITIVE)
-    };
-    if spread(|b| b.y0, |b| b.y1) < spread(|b| b.x0, |b| b.x1) {
-        for (bb, _) in local.iter_mut() {
-            *bb = Bbox::new(bb.y0, bb.x0, bb.y1, bb.x1);
+    let (mut lo, mut hi) = ([f32::INFINITY; 2], [f32::NEG_INFINITY; 2]);
+    let mut len = [0.0f64; 2];
+    for b in &items {
+        lo = [lo[0].min(b.x0), lo[1].min(b.y0)];
+        hi = [hi[0].max(b.x1), hi[1].max(b.y1)];
+        len[0] += (b.x1 - b.x0) as f64;
+        len[1] += (b.y1 - b.y0) as f64;
+    }
+    let spread = |k: usize| len[k] / ((hi[k] - lo[k]) as f64).max(f64::MIN_POSITIVE);
+    if spread(1) < spread(0) {
+        for b in items.iter_mut() {
+            *b = Item {
+                x0: b.y0,
+                y0: b.x0,
+                x1: b.y1,
+                y1: b.x1,
+                index: b.index,
+            };
         }
     }
 
-    let mut lengths: Vec<f64> = local.iter().map(|(bb, _)| bb.x1 - bb.x0).collect();
+    let mut lengths: Vec<f32> = items.iter().map(|b| b.x1 - b.x0).collect();
     let mid = lengths.len() / 2;
-    let median = *lengths.select_nth_unstable_by(mid, f64::total_cmp).1;
-    let long_from = median * LONG_BOX_FACTOR;
-    let (long, mut short): (Vec<_>, Vec<_>) = local
-        .into_iter()
-        .partition(|(bb, _)| bb.x1 - bb.x0 > long_from);
-    short.sort_unstable_by(|p, q| p.0.x0.total_cmp(&q.0.x0).then(p.1.cmp(&q.1)));
+    let long_from = *lengths.select_nth_unstable_by(mid, f32::total_cmp).1 * LONG_BOX_FACTOR as f32;
+    let (long, mut short): (Vec<Item>, Vec<Item>) =
+        items.into_iter().partition(|b| b.x1 - b.x0 > long_from);
+    short.sort_unstable_by(|p, q| p.x0.total_cmp(&q.x0));
 
     // Forward scan: box p can only meet the boxes that start before it ends.
     let mut out = Vec::new();
-    for p in 0..short.len() {
-        let x1 = short[p].0.x1;
-        for c in short[p + 1..].iter().take_while(|c| c.0.x0 < x1) {
-            push_if_overlapping(&short[p], c, min_area, &mut out);
+    for (p, a) in short.iter().enumerate() {
+        for c in short[p + 1..].iter().take_while(|c| c.x0 < a.x1) {
+            push_if_overlapping(a, c, min_area, &mut out);
         }
     }
     for (k, a) in long.iter().enumerate() {
@@ -138,7 +161,7 @@ fn group_overlaps(rows: &[f32], members: Vec<u32>, min_area: f64) -> Vec<Overlap
             push_if_overlapping(a, c, min_area, &mut out);
         }
     }
-    out.sort_unstable_by_key(|o| (o.i, o.j));
+    out.sort_unstable_by_key(|o| ((o.i as u64) << 32) | o.j as u64);
     out
 }
 

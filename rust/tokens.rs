@@ -130,8 +130,7 @@ fn fill_monotone(
         starts,
         ends,
     } = scratch;
-    live.clear();
-    let (mut last0, mut last1) = (i64::MIN, i64::MIN);
+    let (mut last0, mut last1, mut empty) = (i64::MIN, i64::MIN, 0usize);
     for (k, t) in tokens.chunks_exact(2).enumerate() {
         if is_bad(t) {
             return Err(BadRow::Token(k));
@@ -141,7 +140,8 @@ fn fill_monotone(
                 return Ok(false);
             }
             (last0, last1) = (t[0], t[1]);
-            live.push(k as u32);
+        } else {
+            empty += 1;
         }
     }
     starts.clear();
@@ -158,33 +158,75 @@ fn fill_monotone(
             v.sort_unstable_by_key(|p| p.0);
         }
     }
+    if empty == 0 {
+        // The usual case: every token is live, no index indirection.
+        spread(
+            tokens.len() / 2,
+            |k| k,
+            tokens,
+            starts,
+            ends,
+            base,
+            out,
+            diff,
+        );
+    } else {
+        live.clear();
+        live.extend(
+            (0..tokens.len() / 2)
+                .filter(|&k| tokens[2 * k + 1] > tokens[2 * k])
+                .map(|k| k as u32),
+        );
+        out.fill(base as f32); // empty (special) tokens carry no characters
+        spread(
+            live.len(),
+            |k| live[k] as usize,
+            tokens,
+            starts,
+            ends,
+            base,
+            out,
+            diff,
+        );
+    }
+    Ok(true)
+}
+
+/// Mark each span's run of touching tokens in a difference array, then write the running sum.
+/// `token(k)` is the index (in `tokens`/`out`) of the k-th of the `n` live tokens.
+#[allow(clippy::too_many_arguments)]
+fn spread(
+    n: usize,
+    token: impl Fn(usize) -> usize,
+    tokens: &[i64],
+    starts: &[(i64, f32)],
+    ends: &[(i64, f32)],
+    base: f64,
+    out: &mut [f32],
+    diff: &mut Vec<f64>,
+) {
     diff.clear();
-    diff.resize(live.len() + 1, 0.0);
-    let n = live.len();
-    let t0 = |k: usize| tokens[2 * live[k] as usize];
-    let t1 = |k: usize| tokens[2 * live[k] as usize + 1];
+    diff.resize(n + 1, 0.0);
     // For a non-empty span a <= b always holds; a == b (no token touches it) cancels out.
     let mut a = 0;
-    for &(s0, w) in starts.iter() {
-        while a < n && t1(a) <= s0 {
+    for &(s0, w) in starts {
+        while a < n && tokens[2 * token(a) + 1] <= s0 {
             a += 1;
         }
         diff[a] += w as f64;
     }
     let mut b = 0;
-    for &(s1, w) in ends.iter() {
-        while b < n && t0(b) < s1 {
+    for &(s1, w) in ends {
+        while b < n && tokens[2 * token(b)] < s1 {
             b += 1;
         }
         diff[b] -= w as f64;
     }
-    out.fill(base as f32); // empty (special) tokens carry no characters
     let mut acc = 0.0f64;
-    for (&i, d) in live.iter().zip(diff.iter()) {
+    for (k, d) in diff[..n].iter().enumerate() {
         acc += d;
-        out[i as usize] = (base + acc) as f32;
+        out[token(k)] = (base + acc) as f32;
     }
-    Ok(true)
 }
 
 /// Weights of one rollout's tokens: the fast path when it applies, else the general one.

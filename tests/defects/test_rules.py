@@ -174,6 +174,28 @@ def test_legend_over_the_bars_is_flagged_and_blamed_on_both():
     assert 0.25 < d.severity <= 1.0  # about a third of the legend lies over the bar
 
 
+def test_legend_over_many_thin_bars_counts_their_coverage_together():
+    # Eight histogram bars each under 2.5 % of the legend: none alone passes the 10 %
+    # threshold, together they hide a fifth of it.
+    legend = Element(2, "legend", (300, 100, 460, 180), parent=1, source=[(14, 14)], name="legend")
+    bars = [
+        Element(
+            3 + k, "patch", (x, 140, x + 10, 420), parent=1, source=[(9, 9)], color=(31, 119, 180)
+        )
+        for k, x in enumerate(range(300, 460, 20))
+    ]
+    image = blank()
+    for bar in bars:
+        x0, y0, x1, y1 = (int(v) for v in bar.bbox)
+        image[y0:y1, x0:x1] = bar.color
+    image[100:180, 300:460] = (255, 255, 255)  # the legend is drawn on top
+    (d,) = defects_of(render([*figure_and_axes(), legend, *bars], image=image), "overlap")
+    assert "the legend covers the plotted data" in d.message
+    assert {9, 14} <= set(d.lines)
+    one_bar = render([*figure_and_axes(), legend, bars[0]], image=image)
+    assert defects_of(one_bar, "overlap") == []  # a single bar under 2.5 % of it is fine
+
+
 def test_legend_in_an_empty_corner_is_fine_though_the_line_box_spans_it():
     assert defects_of(_legend_chart((450, 60, 590, 120)), "overlap") == []
 
