@@ -7,9 +7,8 @@
 //!
 //! Tokenizer offsets never step backwards, and then a span touches a contiguous run of tokens
 //! `[a, b)`: `a` is the first token ending after the span starts, `b` the first starting at or
-//! after its end. Walking the spans in order of start (for `a`) and of end (for `b`) alongside
-//! the tokens finds every run in one merge, a difference array marks them, and one running sum
-//! spreads the weights (the fast path: O(T + S) with S log S to sort spans that arrive unsorted).
+//! after its end. With the spans sorted by start, `a` only moves forward, so one merge finds
+//! every run and the weight is added along it (the fast path: O(T + S log S + covered tokens)).
 
 use std::borrow::Cow;
 
@@ -93,10 +92,8 @@ impl SpanIndex {
 /// Reusable per-thread buffers for the fast path.
 #[derive(Default)]
 struct Scratch {
-    live: Vec<u32>,          // indices of the non-empty tokens
-    diff: Vec<f64>,          // difference array over `live`
-    starts: Vec<(i64, f32)>, // non-empty spans by start
-    ends: Vec<(i64, f32)>,   // non-empty spans by end
+    live: Vec<u32>, // indices of the non-empty tokens (only when some are empty)
+    order: Vec<(i64, i64, f32)>, // non-empty spans sorted by start
 }
 
 /// A row that is not a character range `[start, end)` with `0 <= start <= end`.
@@ -124,12 +121,7 @@ fn fill_monotone(
     out: &mut [f32],
     scratch: &mut Scratch,
 ) -> Result<bool, BadRow> {
-    let Scratch {
-        live,
-        diff,
-        starts,
-        ends,
-    } = scratch;
+    let Scratch { live, order } = scratch;
     let (mut last0, mut last1, mut empty) = (i64::MIN, i64::MIN, 0usize);
     for (k, t) in tokens.chunks_exact(2).enumerate() {
         if is_bad(t) {
@@ -144,31 +136,29 @@ fn fill_monotone(
             empty += 1;
         }
     }
-    starts.clear();
-    ends.clear();
-    for (s, &w) in spans.chunks_exact(2).zip(weights) {
-        if s[1] > s[0] {
-            starts.push((s[0], w));
-            ends.push((s[1], w));
-        }
-    }
+    order.clear();
+    order.extend(
+        spans
+            .chunks_exact(2)
+            .zip(weights)
+            .filter(|(s, _)| s[1] > s[0])
+            .map(|(s, &w)| (s[0], s[1], w)),
+    );
     // Blamed lines usually arrive in order: sort only when they don't.
-    for v in [&mut *starts, &mut *ends] {
-        if !v.windows(2).all(|p| p[0].0 <= p[1].0) {
-            v.sort_unstable_by_key(|p| p.0);
-        }
+    if !order.windows(2).all(|p| p[0].0 <= p[1].0) {
+        order.sort_unstable_by_key(|p| p.0);
     }
+    out.fill(base as f32);
     if empty == 0 {
         // The usual case: every token is live, no index indirection.
-        spread(
+        for_each_run(
             tokens.len() / 2,
             |k| k,
             tokens,
-            starts,
-            ends,
-            base,
-            out,
-            diff,
+            order,
+            |a, b, w| {
+                out[a..b].iter_mut().for_each(|o| *o += w);
+            },
         );
     } else {
         live.clear();
@@ -177,55 +167,40 @@ fn fill_monotone(
                 .filter(|&k| tokens[2 * k + 1] > tokens[2 * k])
                 .map(|k| k as u32),
         );
-        out.fill(base as f32); // empty (special) tokens carry no characters
-        spread(
+        for_each_run(
             live.len(),
             |k| live[k] as usize,
             tokens,
-            starts,
-            ends,
-            base,
-            out,
-            diff,
+            order,
+            |a, b, w| {
+                live[a..b].iter().for_each(|&i| out[i as usize] += w);
+            },
         );
     }
     Ok(true)
 }
 
-/// Mark each span's run of touching tokens in a difference array, then write the running sum.
-/// `token(k)` is the index (in `tokens`/`out`) of the k-th of the `n` live tokens.
-#[allow(clippy::too_many_arguments)]
-fn spread(
+/// Find each span's run `[a, b)` of touching tokens and hand it to `add`. Spans come sorted
+/// by start, so `a` (the first token ending after the span starts) only moves forward; the run
+/// ends at the first token starting at or after the span's end. `token(k)` is the index (in
+/// `tokens`) of the k-th of the `n` live tokens.
+fn for_each_run(
     n: usize,
     token: impl Fn(usize) -> usize,
     tokens: &[i64],
-    starts: &[(i64, f32)],
-    ends: &[(i64, f32)],
-    base: f64,
-    out: &mut [f32],
-    diff: &mut Vec<f64>,
+    spans: &[(i64, i64, f32)],
+    mut add: impl FnMut(usize, usize, f32),
 ) {
-    diff.clear();
-    diff.resize(n + 1, 0.0);
-    // For a non-empty span a <= b always holds; a == b (no token touches it) cancels out.
     let mut a = 0;
-    for &(s0, w) in starts {
+    for &(s0, s1, w) in spans {
         while a < n && tokens[2 * token(a) + 1] <= s0 {
             a += 1;
         }
-        diff[a] += w as f64;
-    }
-    let mut b = 0;
-    for &(s1, w) in ends {
+        let mut b = a;
         while b < n && tokens[2 * token(b)] < s1 {
             b += 1;
         }
-        diff[b] -= w as f64;
-    }
-    let mut acc = 0.0f64;
-    for (k, d) in diff[..n].iter().enumerate() {
-        acc += d;
-        out[token(k)] = (base + acc) as f32;
+        add(a, b, w);
     }
 }
 

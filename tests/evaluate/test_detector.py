@@ -106,10 +106,18 @@ def test_in_place_legend_edit_is_compared_on_the_same_line_numbers():
 def test_a_miss_seen_as_another_kind_on_the_planted_line_is_recorded():
     planted = plant("tick_font", SCRIPT)
     assert planted is not None
-    copy = [overlap([13], DefectKind.OVERFLOW), overlap([2], DefectKind.MISALIGNMENT)]
+    copy = [overlap([13], DefectKind.LOW_CONTRAST), overlap([2], DefectKind.MISALIGNMENT)]
     outcome = judge_plant(planted, [], RenderResult(ok=True, domain="chart"), copy)
     assert outcome.status == "missed"
-    assert outcome.other_kinds_blamed == [DefectKind.OVERFLOW]  # misalignment is not on line 13
+    assert outcome.other_kinds_blamed == [DefectKind.LOW_CONTRAST]  # misalignment: not line 13
+
+
+def test_tick_labels_run_off_the_canvas_count_as_found():
+    planted = plant("tick_font", SCRIPT)
+    assert planted is not None
+    copy = [overlap([13], DefectKind.OVERFLOW)]
+    outcome = judge_plant(planted, [], RenderResult(ok=True, domain="chart"), copy)
+    assert outcome.status == "detected"
 
 
 def test_legend_oracle_reads_the_pixels_under_the_planted_legend():

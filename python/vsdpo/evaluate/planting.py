@@ -14,7 +14,8 @@ so one planter works across ``plt.`` and ``ax.`` styles, subplots and 3-D axes.
 
 The planters and their planted lines (``plt`` stands for the script's own pyplot alias):
 
-* ``tick_font`` (expects ``overlap``): tick labels of the current axes at 4x their font size::
+* ``tick_font`` (expects ``overlap`` or ``overflow``): tick labels of the current axes at 4x
+  their font size (they collide, or run off the canvas where there are few of them)::
 
       for _l in plt.gca().get_xticklabels() + plt.gca().get_yticklabels(): _l.set_fontsize(_l.get_fontsize() * 4)
 
@@ -193,6 +194,9 @@ def _insert_planted(
 
 _OVERLAP = (DefectKind.OVERLAP,)
 _OFF_CANVAS = (DefectKind.OVERFLOW, DefectKind.CLIPPED_TEXT)
+# 4x tick labels either collide or, on charts with few ticks, run off the canvas: both are the
+# planted line's doing, and both are what a reader would see as broken.
+_TICKS_TOO_BIG = (DefectKind.OVERLAP, DefectKind.OVERFLOW)
 _CONTRAST = (DefectKind.LOW_CONTRAST,)
 
 
@@ -206,7 +210,7 @@ def plant_tick_font(source: str) -> PlantedScript | None:
         f"{prefix}for _l in {plt}.gca().get_xticklabels() + {plt}.gca().get_yticklabels(): "
         "_l.set_fontsize(_l.get_fontsize() * 4)"
     )
-    return _insert_planted(script, "tick_font", _OVERLAP, [line])
+    return _insert_planted(script, "tick_font", _TICKS_TOO_BIG, [line])
 
 
 def plant_title_offcanvas(source: str) -> PlantedScript | None:
@@ -400,7 +404,7 @@ def hide_legends(source: str) -> str | None:
 PLANTERS: dict[str, Planter] = {
     p.name: p
     for p in (
-        Planter("tick_font", _OVERLAP, plant_tick_font, "tick labels font x4"),
+        Planter("tick_font", _TICKS_TOO_BIG, plant_tick_font, "tick labels font x4"),
         Planter("legend_center", _OVERLAP, plant_legend_center, "legend moved over the data"),
         Planter("title_offcanvas", _OFF_CANVAS, plant_title_offcanvas, "title pushed off-canvas"),
         Planter("white_on_white", _CONTRAST, plant_white_on_white, "white text on white"),
