@@ -52,16 +52,10 @@ fn py_overlap_pairs<'py>(
     let b = boxes.as_array();
     let g = groups.as_ref().map(|g| g.as_array());
     let found = py.detach(|| overlap::overlap_pairs(&b, g.as_ref(), min_area))?;
-    let pairs = found
-        .iter()
-        .flat_map(|o| [o.i as i64, o.j as i64])
-        .collect();
-    let inter: Vec<f32> = found.iter().map(|o| o.inter as f32).collect();
-    let iou: Vec<f32> = found.iter().map(|o| o.iou as f32).collect();
     Ok((
-        pairs_array(py, pairs)?,
-        inter.into_pyarray(py),
-        iou.into_pyarray(py),
+        pairs_array(py, found.pairs)?,
+        found.inter.into_pyarray(py),
+        found.iou.into_pyarray(py),
     ))
 }
 

@@ -19,20 +19,35 @@ use crate::groups::partition;
 /// tested directly instead of staying in the active list for most of the sweep.
 const LONG_BOX_FACTOR: f64 = 8.0;
 
-/// One overlapping pair: `i < j`, their intersection area and intersection over union.
+/// One overlapping pair: `i < j`, their intersection area and intersection over union
+/// (computed in f64, stored as the f32 that goes back to numpy).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Overlap {
     pub i: u32,
     pub j: u32,
-    pub inter: f64,
-    pub iou: f64,
+    pub inter: f32,
+    pub iou: f32,
+}
+
+impl Overlap {
+    fn key(&self) -> u64 {
+        ((self.i as u64) << 32) | self.j as u64
+    }
+}
+
+/// The kernel's output, laid out as the numpy arrays it becomes: `pairs` holds `[i, j]` rows.
+#[derive(Debug, Default)]
+pub struct OverlapArrays {
+    pub pairs: Vec<i64>,
+    pub inter: Vec<f32>,
+    pub iou: Vec<f32>,
 }
 
 pub fn overlap_pairs(
     boxes: &ArrayView2<f32>,
     groups: Option<&ArrayView1<i32>>,
     min_area: f64,
-) -> KResult<Vec<Overlap>> {
+) -> KResult<OverlapArrays> {
     if !(min_area.is_finite() && min_area >= 0.0) {
         return Err(KernelError::arg(
             "min_area",
@@ -43,20 +58,52 @@ pub fn overlap_pairs(
     let rows = flat(boxes);
     validate_flat(&rows, "boxes")?;
     let parts = partition(groups, boxes.nrows())?;
-    let per_group: Vec<Vec<Overlap>> = parts
+    let mut per_group: Vec<Vec<Overlap>> = parts
         .into_par_iter()
         .map(|members| group_overlaps(&rows, members, min_area))
+        .filter(|found| !found.is_empty())
         .collect();
-    let mut found: Vec<Overlap> = per_group.concat();
     // Each group's pairs are sorted; when groups occupy increasing index ranges (the usual
-    // layout of a rollout batch) the concatenation is already in order.
-    if !found
+    // layout of a rollout batch) their concatenation is already in order.
+    let in_order = per_group
         .windows(2)
-        .all(|w| (w[0].i, w[0].j) <= (w[1].i, w[1].j))
-    {
-        found.par_sort_unstable_by_key(|o| (o.i, o.j));
+        .all(|w| w[0].last().map(Overlap::key) < w[1].first().map(Overlap::key));
+    if !in_order {
+        let mut all = per_group.concat();
+        all.par_sort_unstable_by_key(Overlap::key);
+        per_group = vec![all];
     }
-    Ok(found)
+    Ok(into_arrays(per_group))
+}
+
+/// Write the groups' pairs into the output arrays, each group into its own slices, in parallel.
+fn into_arrays(per_group: Vec<Vec<Overlap>>) -> OverlapArrays {
+    let total: usize = per_group.iter().map(Vec::len).sum();
+    let mut out = OverlapArrays {
+        pairs: vec![0; 2 * total],
+        inter: vec![0.0; total],
+        iou: vec![0.0; total],
+    };
+    let mut jobs = Vec::with_capacity(per_group.len());
+    let (mut pairs, mut inter, mut iou) =
+        (&mut out.pairs[..], &mut out.inter[..], &mut out.iou[..]);
+    for found in &per_group {
+        let n = found.len();
+        let (p, p_rest) = std::mem::take(&mut pairs).split_at_mut(2 * n);
+        let (a, a_rest) = std::mem::take(&mut inter).split_at_mut(n);
+        let (u, u_rest) = std::mem::take(&mut iou).split_at_mut(n);
+        jobs.push((found, p, a, u));
+        (pairs, inter, iou) = (p_rest, a_rest, u_rest);
+    }
+    jobs.into_par_iter().for_each(|(found, p, a, u)| {
+        for (k, o) in found.iter().enumerate() {
+            p[2 * k] = o.i as i64;
+            p[2 * k + 1] = o.j as i64;
+            a[k] = o.inter;
+            u[k] = o.iou;
+        }
+    });
+    out
 }
 
 /// A box of one group, in the sweep's frame (x is the sweep axis), with its index.
@@ -92,8 +139,8 @@ fn push_if_overlapping(a: &Item, c: &Item, min_area: f64, out: &mut Vec<Overlap>
         out.push(Overlap {
             i,
             j,
-            inter,
-            iou: inter / union,
+            inter: inter as f32,
+            iou: (inter / union) as f32,
         });
     }
 }
@@ -145,9 +192,20 @@ fn group_overlaps(rows: &[f32], members: Vec<u32>, min_area: f64) -> Vec<Overlap
     let mut lengths: Vec<f32> = items.iter().map(|b| b.x1 - b.x0).collect();
     let mid = lengths.len() / 2;
     let long_from = *lengths.select_nth_unstable_by(mid, f32::total_cmp).1 * LONG_BOX_FACTOR as f32;
-    let (long, mut short): (Vec<Item>, Vec<Item>) =
+    let (long, short): (Vec<Item>, Vec<Item>) =
         items.into_iter().partition(|b| b.x1 - b.x0 > long_from);
-    short.sort_unstable_by(|p, q| p.x0.total_cmp(&q.x0));
+    // Sort by left edge through packed integer keys (order-preserving bits of x0, position):
+    // much cheaper to compare and move than the items themselves.
+    let mut keys: Vec<u64> = short
+        .iter()
+        .enumerate()
+        .map(|(k, b)| ((ordered_bits(b.x0) as u64) << 32) | k as u64)
+        .collect();
+    keys.sort_unstable();
+    let short: Vec<Item> = keys
+        .iter()
+        .map(|k| short[(k & 0xffff_ffff) as usize])
+        .collect();
 
     // Forward scan: box p can only meet the boxes that start before it ends.
     let mut out = Vec::new();
@@ -161,8 +219,18 @@ fn group_overlaps(rows: &[f32], members: Vec<u32>, min_area: f64) -> Vec<Overlap
             push_if_overlapping(a, c, min_area, &mut out);
         }
     }
-    out.sort_unstable_by_key(|o| ((o.i as u64) << 32) | o.j as u64);
+    out.sort_unstable_by_key(Overlap::key);
     out
+}
+
+/// The bits of a finite f32, mapped so that unsigned integer order is numeric order.
+fn ordered_bits(x: f32) -> u32 {
+    let bits = x.to_bits();
+    if bits & 0x8000_0000 != 0 {
+        !bits
+    } else {
+        bits | 0x8000_0000
+    }
 }
 
 #[cfg(test)]
@@ -190,10 +258,9 @@ mod tests {
             [10.0, 0.0, 20.0, 5.0]
         ];
         let got = overlap_pairs(&boxes.view(), None, 0.0).unwrap();
-        assert_eq!(got.len(), 1);
-        assert_eq!((got[0].i, got[0].j), (0, 1));
-        assert_eq!(got[0].inter, 25.0);
-        assert!((got[0].iou - 25.0 / 175.0).abs() < 1e-12);
+        assert_eq!(got.pairs, vec![0, 1]);
+        assert_eq!(got.inter, vec![25.0]);
+        assert!((got.iou[0] - 25.0 / 175.0).abs() < 1e-7);
     }
 
     #[test]
@@ -205,12 +272,10 @@ mod tests {
         ];
         let g = array![1, 2, 1];
         let got = overlap_pairs(&boxes.view(), Some(&g.view()), 0.0).unwrap();
-        assert_eq!(
-            got.iter().map(|o| (o.i, o.j)).collect::<Vec<_>>(),
-            vec![(0, 2)]
-        );
+        assert_eq!(got.pairs, vec![0, 2]);
         assert!(overlap_pairs(&boxes.view(), Some(&g.view()), 100.0)
             .unwrap()
+            .inter
             .is_empty());
     }
 
@@ -235,8 +300,9 @@ mod tests {
         let gv = ndarray::Array1::from(g.clone());
         let got: Vec<(u32, u32)> = overlap_pairs(&boxes.view(), Some(&gv.view()), 1.0)
             .unwrap()
-            .iter()
-            .map(|o| (o.i, o.j))
+            .pairs
+            .chunks(2)
+            .map(|p| (p[0] as u32, p[1] as u32))
             .collect();
         let b = crate::boxes::read_boxes(&boxes.view(), "boxes").unwrap();
         assert_eq!(got, brute(&b, &g, 1.0));
