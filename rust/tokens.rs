@@ -94,6 +94,34 @@ impl SpanIndex {
 struct Scratch {
     live: Vec<u32>, // indices of the non-empty tokens (only when some are empty)
     order: Vec<(i64, i64, f32)>, // non-empty spans sorted by start
+    keys: Vec<u64>, // packed (start, position) sort keys
+}
+
+/// Sort spans by start. Packed `start << 24 | position` integer keys are much cheaper to sort
+/// than the tuples; spans beyond what the packing holds fall back to a plain sort.
+fn sort_by_start(spans: &mut Vec<(i64, i64, f32)>, keys: &mut Vec<u64>) {
+    const POSITION_BITS: u32 = 24;
+    let fits = spans.len() < (1 << POSITION_BITS)
+        && spans
+            .iter()
+            .all(|s| (s.0 as u64) < (1u64 << (64 - POSITION_BITS)));
+    if !fits {
+        spans.sort_unstable_by_key(|s| s.0);
+        return;
+    }
+    keys.clear();
+    keys.extend(
+        spans
+            .iter()
+            .enumerate()
+            .map(|(k, s)| ((s.0 as u64) << POSITION_BITS) | k as u64),
+    );
+    keys.sort_unstable();
+    let sorted: Vec<(i64, i64, f32)> = keys
+        .iter()
+        .map(|k| spans[(k & ((1 << POSITION_BITS) - 1)) as usize])
+        .collect();
+    *spans = sorted;
 }
 
 /// A row that is not a character range `[start, end)` with `0 <= start <= end`.
@@ -121,7 +149,7 @@ fn fill_monotone(
     out: &mut [f32],
     scratch: &mut Scratch,
 ) -> Result<bool, BadRow> {
-    let Scratch { live, order } = scratch;
+    let Scratch { live, order, keys } = scratch;
     let (mut last0, mut last1, mut empty) = (i64::MIN, i64::MIN, 0usize);
     for (k, t) in tokens.chunks_exact(2).enumerate() {
         if is_bad(t) {
@@ -146,7 +174,7 @@ fn fill_monotone(
     );
     // Blamed lines usually arrive in order: sort only when they don't.
     if !order.windows(2).all(|p| p[0].0 <= p[1].0) {
-        order.sort_unstable_by_key(|p| p.0);
+        sort_by_start(order, keys);
     }
     out.fill(base as f32);
     if empty == 0 {
