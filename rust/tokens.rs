@@ -322,16 +322,29 @@ fn check_base(base: f64) -> KResult<()> {
     }
 }
 
+/// Tokens, spans and weights as flat slices, with the checks that need no pass over the rows.
+type Inputs<'a> = (Cow<'a, [i64]>, Cow<'a, [i64]>, Cow<'a, [f32]>);
+
+fn read_inputs<'a>(
+    token_offsets: &'a ArrayView2<i64>,
+    spans: &'a ArrayView2<i64>,
+    span_weights: &'a ArrayView1<f32>,
+    base: f64,
+) -> KResult<Inputs<'a>> {
+    check_base(base)?;
+    let tokens = flat2(token_offsets, "token_offsets")?;
+    let spans = flat2(spans, "spans")?;
+    let weights = read_weights(span_weights, spans.len() / 2)?;
+    Ok((tokens, spans, weights))
+}
+
 pub fn token_weights(
     token_offsets: &ArrayView2<i64>,
     spans: &ArrayView2<i64>,
     span_weights: &ArrayView1<f32>,
     base: f64,
 ) -> KResult<Vec<f32>> {
-    check_base(base)?;
-    let tokens = flat2(token_offsets, "token_offsets")?;
-    let spans = flat2(spans, "spans")?;
-    let weights = read_weights(span_weights, spans.len() / 2)?;
+    let (tokens, spans, weights) = read_inputs(token_offsets, spans, span_weights, base)?;
     let mut out = vec![0.0f32; tokens.len() / 2];
     fill(
         &tokens,
@@ -394,10 +407,7 @@ pub fn token_weights_batch(
     span_splits: &ArrayView1<i64>,
     base: f64,
 ) -> KResult<Vec<f32>> {
-    check_base(base)?;
-    let tokens = flat2(token_offsets, "token_offsets")?;
-    let spans = flat2(spans, "spans")?;
-    let weights = read_weights(span_weights, spans.len() / 2)?;
+    let (tokens, spans, weights) = read_inputs(token_offsets, spans, span_weights, base)?;
     let tsplit = read_splits(
         token_splits,
         tokens.len() / 2,

@@ -92,6 +92,13 @@ def _scalar(value: Any, name: str) -> float:
     return x
 
 
+def _non_negative(value: Any, name: str) -> float:
+    x = _scalar(value, name)
+    if x < 0:
+        raise ValueError(f"{name}: expected a number >= 0, got {value!r}")
+    return x
+
+
 def overlap_pairs(
     boxes: Any, groups: Any = None, min_area: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -107,18 +114,17 @@ def overlap_pairs(
         ``(pairs, inter, iou)``: i64[K, 2] index pairs with ``i < j``, sorted by ``(i, j)``;
         f32[K] intersection areas; f32[K] intersection over union.
 
-    Sweep-and-prune along x within each group, groups in parallel.
+    Sweep-and-prune within each group (along the axis where boxes are shortest, with very long
+    boxes tested directly), groups in parallel.
 
     >>> pairs, inter, iou = overlap_pairs([[0, 0, 10, 10], [5, 5, 15, 15], [20, 0, 30, 5]])
     >>> pairs.tolist(), inter.tolist(), [round(float(v), 4) for v in iou]
     ([[0, 1]], [25.0], [0.1429])
     """
     b = _boxes(boxes)
-    g = _groups(groups, b.shape[0])
-    area = _scalar(min_area, "min_area")
-    if area < 0:
-        raise ValueError(f"min_area: expected a number >= 0, got {min_area!r}")
-    return _kernels.overlap_pairs(b, g, area)
+    return _kernels.overlap_pairs(
+        b, _groups(groups, b.shape[0]), _non_negative(min_area, "min_area")
+    )
 
 
 def outside_fraction(boxes: Any, containers: Any) -> np.ndarray:
@@ -212,11 +218,7 @@ def near_misaligned(
     ([[0, 1], [0, 1]], ['left', 'h-centre'], [2.0, 1.0])
     """
     b = _boxes(boxes)
-    g = _groups(groups, b.shape[0])
-    t = _scalar(tol, "tol")
-    if t < 0:
-        raise ValueError(f"tol: expected a number >= 0, got {tol!r}")
-    return _kernels.near_misaligned(b, g, t)
+    return _kernels.near_misaligned(b, _groups(groups, b.shape[0]), _non_negative(tol, "tol"))
 
 
 def token_weights(
