@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import glob
 import statistics
 import time
 from pathlib import Path
@@ -13,8 +12,6 @@ import pytest
 from vsdpo.code import extract_code
 from vsdpo.render.chart import from_runner_output
 from vsdpo.render.chart_runner import run
-
-DEV_SCRIPTS = sorted(glob.glob("/work/shared/data/chartmimic_dev/*/*.py"))
 
 COMPLETION = """Here is the chart:
 
@@ -65,9 +62,10 @@ def test_render_completion_in_the_sandbox_keeps_the_offset() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DEV_SCRIPTS, reason="shared ChartMimic dev scripts not present")
-def test_every_chartmimic_dev_script_renders_and_its_texts_are_traced() -> None:
-    codes = [Path(p).read_text() for p in DEV_SCRIPTS]
+def test_every_chartmimic_dev_script_renders_and_its_texts_are_traced(
+    chartmimic_dev_scripts: list[Path],
+) -> None:
+    codes = [p.read_text() for p in chartmimic_dev_scripts]
     with _renderer(workers=2) as renderer:
         t0 = time.perf_counter()
         results = renderer.render_many(codes, extract=False)
@@ -80,7 +78,7 @@ def test_every_chartmimic_dev_script_renders_and_its_texts_are_traced() -> None:
         f"\nChartMimic dev: {len(ok)}/{len(results)} rendered, {len(texts)} texts, "
         f"{traced:.1%} traced, median {per_chart:.3f} s per chart, {wall:.1f} s wall on 2 workers"
     )
-    for path, r in zip(DEV_SCRIPTS, results):
+    for path, r in zip(chartmimic_dev_scripts, results):
         if not r.ok:
             print("  failed:", path, r.error.summary() if r.error else "")
     assert len(ok) >= 0.95 * len(results)
