@@ -47,3 +47,30 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=50)
 settings.load_profile("ci" if IN_CI else "dev")
+
+
+# --- Chromium (web renderer) ----------------------------------------------------------------
+
+import pytest  # noqa: E402
+
+
+def _missing_dependency(message: str) -> None:
+    """Fail under CI=true (CI installs everything these tests need), skip elsewhere."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message + " (CI=true: tests marked chromium must run)", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """The Chromium the web renderer drives, with playwright importable; else fail (CI) or skip."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        _missing_dependency("playwright is not installed")
+    from vsdpo.render.web import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        _missing_dependency("no Chromium found (Debian's chromium or $VSDPO_CHROMIUM)")
+    return path

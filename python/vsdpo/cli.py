@@ -2,8 +2,8 @@
 
     vsdpo render FILE [-o DIR]          render a program: PNG + JSON (elements, defects, timings)
     vsdpo inspect FILE [-o PNG]         the render with every defect outlined, numbered and explained
-    vsdpo eval-detector charts DIR      detector quality on real scripts, with planted defects
-    vsdpo bench kernels|render [...]    benchmarks (ratios against baselines in the same run)
+    vsdpo eval-detector charts|web DIR  detector quality on real programs/pages, with planted defects
+    vsdpo bench kernels|render|web ...  benchmarks (ratios against baselines in the same run)
 
 Each subcommand imports its machinery only when it runs, so `vsdpo --help` stays instant.
 """
@@ -15,27 +15,36 @@ import json
 import sys
 from pathlib import Path
 
-DOMAINS = ("chart",)  # web and slides arrive with their renderers
+DOMAINS = ("chart", "web")  # slides arrive with their renderer
+_WEB_SUFFIXES = (".html", ".htm")
 
 
 def _guess_domain(path: Path, domain: str | None) -> str:
     if domain:
         return domain
-    if path.suffix.lower() in (".html", ".htm"):
-        raise SystemExit(f"vsdpo: {path}: the web renderer is not available yet; only charts (.py)")
-    return "chart"
+    return "web" if path.suffix.lower() in _WEB_SUFFIXES else "chart"
 
 
 def _render_file(path: Path, domain: str, dpi: int):
-    """Render one program file in the sandbox and detect its defects."""
+    """Render one program file (charts in the sandbox, pages in Chromium) and detect defects."""
     from vsdpo.defects import detect_defects
-    from vsdpo.render.chart import ChartRenderer
 
     if not path.is_file():
         raise SystemExit(f"vsdpo: no such file: {path}")
     text = path.read_text(encoding="utf-8", errors="replace")
-    with ChartRenderer(workers=1, dpi=dpi) as renderer:
-        result = renderer.render(text, extract=path.suffix.lower() not in (".py",))
+    if domain == "web":
+        from vsdpo.render.web import WebRenderer
+
+        # files beside the page (images it links by relative URL) may load; nothing else does
+        with WebRenderer(concurrency=1) as renderer:
+            result = renderer.render(
+                text, extract=path.suffix.lower() not in _WEB_SUFFIXES, base_dir=path.parent
+            )
+    else:
+        from vsdpo.render.chart import ChartRenderer
+
+        with ChartRenderer(workers=1, dpi=dpi) as renderer:
+            result = renderer.render(text, extract=path.suffix.lower() not in (".py",))
     defects = detect_defects([result])[0]
     return result, defects
 
@@ -77,6 +86,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_eval_detector(args: argparse.Namespace) -> int:
+    if args.domain in ("web", "pages"):
+        from vsdpo.evaluate import web_detector
+
+        return web_detector.main([args.directory, *args.rest])
     from vsdpo.evaluate import detector
 
     return detector.main([args.directory, *args.rest])
@@ -87,6 +100,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from vsdpo.bench import kernels
 
         return kernels.main(args.rest)
+    if args.which == "web":
+        from vsdpo.bench import web_throughput
+
+        return web_throughput.main(args.rest)
     from vsdpo.bench import render_throughput
 
     return render_throughput.main(args.rest)
@@ -107,7 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         ("inspect", cmd_inspect, "render a program and outline every defect on the image"),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("file", help="a program (.py for charts) or a completion (.md/.txt)")
+        p.add_argument(
+            "file", help="a program (.py for charts, .html for pages) or a completion (.md/.txt)"
+        )
         p.add_argument("-o", "--output", help="output directory (render) or PNG path (inspect)")
         p.add_argument("--domain", choices=DOMAINS, help="artifact type (default: from the file)")
         p.add_argument("--dpi", type=int, default=100, help="chart rendering resolution")
@@ -120,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         "defects in copies and report recall and blame accuracy. Options after DIR are passed "
         "on (see `vsdpo eval-detector charts DIR --help`).",
     )
-    p.add_argument("domain", choices=("chart", "charts"), help="artifact type (charts for now)")
+    p.add_argument("domain", choices=("chart", "charts", "web", "pages"), help="artifact type")
     p.add_argument("directory")
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_eval_detector)
@@ -131,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a benchmark; options after its name are passed on "
         "(e.g. `vsdpo bench kernels --quick`, `vsdpo bench kernels --help`).",
     )
-    p.add_argument("which", choices=("kernels", "render"))
+    p.add_argument("which", choices=("kernels", "render", "web"))
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
     return parser

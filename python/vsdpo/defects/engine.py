@@ -159,6 +159,8 @@ class ElementTable:
             return ("element", int(self.parent[i]))  # a legend and its entries are one thing
         if self.is_chart[i] and e.kind in DATA_KINDS:
             return ("data", int(self.rollout[i]), int(self.area_id[i]))
+        if e.meta.get("family") is not None and self.parent[i] >= 0:
+            return ("lines", int(self.parent[i]))  # web: the lines of one box's text
         return ("element", i)
 
     def lines(self, rows: Iterable[int]) -> list[int]:
@@ -317,6 +319,7 @@ def detect_defects(
     from vsdpo.defects.clipping import find_clipped_text, find_overflow
     from vsdpo.defects.contrast import find_low_contrast
     from vsdpo.defects.overlap import find_overlaps
+    from vsdpo.defects.web import find_web_defects, generic_view
 
     config = config or DefectConfig()
     out: list[list[Defect]] = [[] for _ in results]
@@ -336,8 +339,10 @@ def detect_defects(
         )
         for kind, find in families:
             if config.enabled(kind):
-                for k, defect in find(table, config):
+                for k, defect in find(generic_view(table, kind), config):
                     out[k].append(defect)
+        for k, defect in find_web_defects(table, config):
+            out[k].append(defect)
     order = {kind: n for n, kind in enumerate(DefectKind.ALL)}
     for defects in out:
         defects.sort(key=lambda d: (-d.severity, order.get(d.kind, 99), d.lines))
