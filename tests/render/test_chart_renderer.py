@@ -83,3 +83,48 @@ def test_every_chartmimic_dev_script_renders_and_its_texts_are_traced(
             print("  failed:", path, r.error.summary() if r.error else "")
     assert len(ok) >= 0.95 * len(results)
     assert traced >= 0.90
+
+
+def test_programs_importing_heavy_packages_go_to_the_heavy_workers() -> None:
+    from vsdpo.render.chart import needs_heavy_worker
+
+    assert not needs_heavy_worker("import matplotlib.pyplot as plt\nimport numpy as np\n")
+    assert not needs_heavy_worker("import squarify\nfrom matplotlib import ticker\n")
+    assert needs_heavy_worker("from scipy.stats import norm\n")
+    assert needs_heavy_worker("def f():\n    import pandas as pd\n")
+    assert needs_heavy_worker("import os, networkx\n")
+    assert not needs_heavy_worker("def f(:\n  import pandas")  # unparsable: light, fails fast
+    assert not needs_heavy_worker("from . import scipy\n")  # relative import, not the package
+
+
+def test_light_and_heavy_programs_render_in_one_batch() -> None:
+    heavy = (
+        "import matplotlib.pyplot as plt\nfrom scipy.stats import norm\nplt.plot([norm.cdf(0)])\n"
+    )
+    light = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.title('light')\n"
+    with _renderer(workers=2) as renderer:
+        results = renderer.render_many([light, heavy, light], extract=False)
+        assert renderer.heavy_pool.n_workers == renderer.pool.n_workers == 2
+    assert [r.ok for r in results] == [True, True, True], [r.error for r in results]
+    assert any(e.kind == "title" and e.text == "light" for e in results[0].elements)
+
+
+@pytest.mark.parametrize("facecolor", ["white", (1, 1, 1, 0), (0.2, 0.4, 0.6, 0.5)])
+def test_rgb_buffer_fast_path_matches_numpy(facecolor) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from vsdpo.render.chart_runner import _rgb_buffer
+
+    fig, ax = plt.subplots(figsize=(2, 1.5), facecolor=facecolor)
+    ax.plot([0, 1], [1, 0], color="C1")
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    a = rgba[..., 3:4].astype(np.float32) / 255.0
+    expected = (rgba[..., :3].astype(np.float32) * a + 255.0 * (1.0 - a)).round().astype(np.uint8)
+    got = _rgb_buffer(fig)
+    plt.close(fig)
+    assert got.shape == expected.shape and got.flags.c_contiguous and got.flags.writeable
+    assert np.array_equal(got, expected)

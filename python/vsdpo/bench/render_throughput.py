@@ -91,6 +91,7 @@ def bench_warm(sources: Sequence[str], workers: int) -> ModeResult:
         # Warm every worker once (the pool may start lazily) so start-up is not charged per chart.
         warmup = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0])\n"
         renderer.render_many([warmup] * workers, extract=False)
+        renderer.heavy_pool  # noqa: B018 - the scipy/pandas workers start in the background: wait
         startup = time.perf_counter() - t0
 
         start = time.perf_counter()

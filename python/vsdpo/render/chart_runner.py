@@ -31,6 +31,7 @@ import itertools
 import linecache
 import math
 import os
+import sys
 import time
 from typing import Any
 
@@ -125,6 +126,15 @@ def _collect_figures() -> list[Any]:
 
 def _rgb_buffer(fig: Any) -> np.ndarray:
     rgba = np.asarray(fig.canvas.buffer_rgba())
+    if rgba.dtype == np.uint8 and rgba.ndim == 3 and rgba.shape[2] == 4 and rgba.flags.c_contiguous:
+        # every alpha byte 255 <=> every native-endian 32-bit pixel >= 0xFF000000 (little endian)
+        opaque = sys.byteorder == "little" and not (rgba.view(np.uint32) < 0xFF000000).any()
+        if opaque:  # the usual case: PIL drops the alpha ~2x faster than numpy's strided copy
+            from PIL import Image
+
+            h, w = rgba.shape[:2]
+            image = Image.frombuffer("RGBA", (w, h), rgba, "raw", "RGBA", 0, 1).convert("RGB")
+            return np.array(image)
     rgb = rgba[..., :3]
     alpha = rgba[..., 3:4]
     if alpha.min() < 255:  # transparent figure: composite over white, as a viewer would show it
@@ -153,6 +163,9 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
     "images": [array | bytes | None per figure], "canvas": (w, h) of the main figure,
     "elements": [element dicts, ``page`` = figure index], "timings": {"exec", "draw", "extract",
     "encode"}, "dpi": dpi, "traced": bool}``.
+
+    ``cleanup`` (default True) closes the figures afterwards; a sandboxed job, whose process ends
+    right after, passes False and skips that work.
     """
     args = dict(args or {})
     dpi = int(args.get("dpi", DEFAULT_DPI))
@@ -160,6 +173,7 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
     image_format = args.get("image", "rgb")
     max_elements = int(args.get("max_elements", chart_elements.DEFAULT_MAX_ELEMENTS))
     filename = args.get("filename", USER_FILENAME)
+    cleanup = bool(args.get("cleanup", True))
 
     import matplotlib
 
@@ -191,8 +205,9 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
             return _draw_and_extract(code, dpi, image_format, max_elements, trace, timings)
     finally:
         _captured.clear()
-        plt.close("all")
-        linecache.cache.pop(filename, None)
+        if cleanup:
+            plt.close("all")
+            linecache.cache.pop(filename, None)
 
 
 def _draw_and_extract(
