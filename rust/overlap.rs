@@ -76,33 +76,19 @@ pub fn overlap_pairs(
     Ok(into_arrays(per_group))
 }
 
-/// Write the groups' pairs into the output arrays, each group into its own slices, in parallel.
+/// Lay the groups' pairs out as the output arrays.
 fn into_arrays(per_group: Vec<Vec<Overlap>>) -> OverlapArrays {
     let total: usize = per_group.iter().map(Vec::len).sum();
     let mut out = OverlapArrays {
-        pairs: vec![0; 2 * total],
-        inter: vec![0.0; total],
-        iou: vec![0.0; total],
+        pairs: Vec::with_capacity(2 * total),
+        inter: Vec::with_capacity(total),
+        iou: Vec::with_capacity(total),
     };
-    let mut jobs = Vec::with_capacity(per_group.len());
-    let (mut pairs, mut inter, mut iou) =
-        (&mut out.pairs[..], &mut out.inter[..], &mut out.iou[..]);
-    for found in &per_group {
-        let n = found.len();
-        let (p, p_rest) = std::mem::take(&mut pairs).split_at_mut(2 * n);
-        let (a, a_rest) = std::mem::take(&mut inter).split_at_mut(n);
-        let (u, u_rest) = std::mem::take(&mut iou).split_at_mut(n);
-        jobs.push((found, p, a, u));
-        (pairs, inter, iou) = (p_rest, a_rest, u_rest);
+    for o in per_group.iter().flatten() {
+        out.pairs.extend([o.i as i64, o.j as i64]);
+        out.inter.push(o.inter);
+        out.iou.push(o.iou);
     }
-    jobs.into_par_iter().for_each(|(found, p, a, u)| {
-        for (k, o) in found.iter().enumerate() {
-            p[2 * k] = o.i as i64;
-            p[2 * k + 1] = o.j as i64;
-            a[k] = o.inter;
-            u[k] = o.iou;
-        }
-    });
     out
 }
 
@@ -208,7 +194,7 @@ fn group_overlaps(rows: &[f32], members: Vec<u32>, min_area: f64) -> Vec<Overlap
         .collect();
 
     // Forward scan: box p can only meet the boxes that start before it ends.
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(2 * (short.len() + long.len()));
     for (p, a) in short.iter().enumerate() {
         for c in short[p + 1..].iter().take_while(|c| c.x0 < a.x1) {
             push_if_overlapping(a, c, min_area, &mut out);
