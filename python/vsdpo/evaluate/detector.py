@@ -148,6 +148,21 @@ class PlanterSummary:
     def blame_rate(self) -> float:
         return self.blamed / self.detected if self.detected else float("nan")
 
+    def add(self, outcome: PlantOutcome, *, baseline_missing: bool = False) -> None:
+        """Count one planted copy (``baseline_missing``: the original cannot be judged)."""
+        if outcome.status == "n/a":
+            self.not_applicable += 1
+        elif outcome.status == "no_baseline" or baseline_missing:
+            self.no_baseline += 1
+        elif outcome.status == "set_aside":
+            self.set_aside += 1
+        else:
+            self.applicable += 1
+            self.errors += outcome.status == "error"
+            self.detected += outcome.detected
+            self.blamed += outcome.detected and outcome.blamed
+            self.seen_as_other_kind += not outcome.detected and bool(outcome.other_kinds_blamed)
+
 
 @dataclass
 class DetectorReport:
@@ -627,19 +642,7 @@ def evaluate_charts(
 
     for row in rows:
         for n, outcome in row.plants.items():
-            s = summaries[n]
-            if outcome.status == "n/a":
-                s.not_applicable += 1
-            elif outcome.status == "no_baseline" or row.runs_plain is False:
-                s.no_baseline += 1
-            elif outcome.status == "set_aside":
-                s.set_aside += 1
-            else:
-                s.applicable += 1
-                s.errors += outcome.status == "error"
-                s.detected += outcome.detected
-                s.blamed += outcome.detected and outcome.blamed
-                s.seen_as_other_kind += not outcome.detected and bool(outcome.other_kinds_blamed)
+            summaries[n].add(outcome, baseline_missing=row.runs_plain is False)
 
     return DetectorReport(
         directory=str(root),

@@ -18,6 +18,7 @@ Writes ``OUT/report.md`` and ``OUT/report.json`` and a few annotated PNGs in ``O
 from __future__ import annotations
 
 import argparse
+import platform
 import random
 import shlex
 import sys
@@ -140,20 +141,7 @@ def evaluate_pages(
                     sink.offer(f"{name}_missed", chunk[i].stem, res, list(defects))
     for row in rows:
         for n, outcome in row.plants.items():
-            s = summaries[n]
-            if outcome.status == "n/a":
-                s.not_applicable += 1
-            elif outcome.status == "no_baseline":
-                s.no_baseline += 1
-            elif outcome.status == "set_aside":
-                s.set_aside += 1
-            else:
-                s.applicable += 1
-                s.errors += outcome.status == "error"
-                s.detected += outcome.detected
-                s.blamed += outcome.detected and outcome.blamed
-                s.seen_as_other_kind += not outcome.detected and bool(outcome.other_kinds_blamed)
-    import platform
+            summaries[n].add(outcome)
 
     return DetectorReport(
         directory=str(root),
