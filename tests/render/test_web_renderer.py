@@ -235,6 +235,50 @@ def test_renders_from_several_threads_at_once(renderer):
         assert res.ok and only_text(res, f"page {n}")
 
 
+def test_render_iter_yields_in_order_as_render_many(renderer):
+    pages = [f"<p>iter {n}</p>" for n in range(5)]
+    it = renderer.render_iter(pages, extract=False)
+    got = [only_text(res, f"iter {n}").text for n, res in enumerate(it)]
+    assert got == [f"iter {n}" for n in range(5)]
+
+
+ANIMATED = """<html><head><style>
+body { margin: 0 }
+@keyframes fade { from { background: rgb(255, 0, 0) } to { background: rgb(0, 0, 255) } }
+@keyframes spin { from { background: rgb(0, 0, 0) } to { background: rgb(90, 90, 90) } }
+.once { width: 200px; height: 100px; animation: fade 100s forwards }
+.loop { width: 200px; height: 100px; background: rgb(0, 255, 0); animation: spin 100s infinite }
+.label { pointer-events: none; position: absolute; top: 0; left: 0 }
+</style></head><body>
+<div class="once"></div>
+<div class="loop"></div>
+<span class="label">floating label</span>
+<input autofocus value="typed">
+</body></html>"""
+
+
+def test_animations_are_stopped_before_the_walk_and_the_capture(renderer):
+    # as Playwright's screenshot(animations="disabled"): a finite animation shows its end, an
+    # infinite one is cancelled (the element's own style shows); the boxes are measured then
+    res = renderer.render(ANIMATED, extract=False)
+    assert res.ok
+    assert tuple(res.image[50, 100]) == (0, 0, 255)
+    assert tuple(res.image[150, 100]) == (0, 255, 0)
+    once = next(e for e in res.elements if e.name == "<div.once>")
+    assert once.background == (0, 0, 255)
+
+
+def test_elements_ignoring_the_pointer_still_cover_text(renderer):
+    page = """<html><body style="margin:0">
+<h1 style="margin:0; font-size:32px">Heading under a label</h1>
+<div id="lid" style="pointer-events:none; position:absolute; top:0; left:0; width:400px;
+     height:50px; background:#0a0"></div>
+</body></html>"""
+    res = renderer.render(page, extract=False)
+    heading = only_text(res, "Heading under a label")
+    assert heading.meta.get("covered_by") is not None
+
+
 def _blamed(defects, kind, line):
     return [d for d in defects if d.kind == kind and line in d.lines]
 

@@ -2,13 +2,32 @@
 // run of the loaded page, in document coordinates (CSS px, origin at the page's top-left).
 //
 // Called as page.evaluate(source, args) with
+//   args.prepare: first stop animations and hide the caret, as the capture expects
 //   args.rules:  {styleTagId: [[ruleId, normalisedSelector], ...]} from vsdpo.render.web_source
 //   args.maxElements, args.coverTest
 // Elements carry the data-vsdpo-id of the tag that made them ("tag"); text runs carry the tag
 // that holds the text node and the number of that text node among the tag's non-blank text
 // nodes ("textIndex"), which the Python side turns into source lines.
-(argsJson) => {
+async (argsJson) => {
   const args = JSON.parse(argsJson);
+  if (args.prepare) {
+    // as Playwright's screenshot(animations="disabled", caret="hide"), before anything is
+    // measured, so boxes and pixels show the same moment
+    for (const a of document.getAnimations()) {
+      if (!a.effect || a.playbackRate === 0) continue;
+      try {
+        if (Number.isFinite(a.effect.getComputedTiming().endTime)) a.finish(); else a.cancel();
+      } catch (e) { /* an animation that cannot be finished paints as it is */ }
+    }
+    // only a focused editable element shows a caret (a style for all would restyle the page)
+    const focused = document.activeElement;
+    if (focused && (focused.isContentEditable || /^(INPUT|TEXTAREA)$/.test(focused.tagName))) {
+      const caret = document.createElement("style");
+      caret.textContent = "* { caret-color: transparent !important; }";
+      document.documentElement.appendChild(caret);
+    }
+    await document.fonts.ready;
+  }
   const ID = "data-vsdpo-id";
   const SKIP = new Set(["HEAD", "SCRIPT", "STYLE", "TEMPLATE", "NOSCRIPT", "META", "LINK", "TITLE", "BASE"]);
   const REPLACED = new Set(["IMG", "SVG", "CANVAS", "VIDEO", "PICTURE", "IFRAME", "OBJECT", "EMBED", "svg"]);
@@ -148,6 +167,7 @@
   const nodeOfElement = []; // emitted index -> DOM element
   const emittedOf = new Map(); // DOM element -> nearest emitted ancestor-or-self index
   const texts = []; // [run, ownerElement]
+  const noPointer = []; // elements the hit-test must see although they ignore the pointer
   const tagRules = {}; // tag id -> matched rule ids (elements that hold text or are emitted)
   let truncated = false;
 
@@ -235,6 +255,7 @@
     }
     const cs = getComputedStyle(el);
     if (cs.display === "none") return;
+    if (cs.pointerEvents === "none") noPointer.push(el);
     recordRules(el);
     const opacity = ctx.opacity * (parseFloat(cs.opacity) || 0);
     const position = cs.position;
@@ -332,10 +353,13 @@
   const GRID = [];
   for (const g of [0.25, 0.5, 0.75]) for (const f of [0.2, 0.5, 0.8]) GRID.push([f, g]);
   if (args.coverTest && texts.length) {
-    // hit-test in paint order: elements that ignore the pointer (a floating label) still paint
-    const hitAll = document.createElement("style");
-    hitAll.textContent = "* { pointer-events: auto !important; }";
-    document.documentElement.appendChild(hitAll);
+    // hit-test in paint order: elements that ignore the pointer (a floating label) still paint.
+    // Only those are changed, and back afterwards (a style for all would restyle the page twice)
+    const saved = noPointer.map((el) => {
+      const old = [el.style.getPropertyValue("pointer-events"), el.style.getPropertyPriority("pointer-events")];
+      el.style.setProperty("pointer-events", "auto", "important");
+      return old;
+    });
     const order = texts.map((t, k) => k).sort((a, b) => texts[a][0].bbox[1] - texts[b][0].bbox[1]);
     let next = 0;
     let guard = 0;
@@ -377,7 +401,10 @@
       if (!moved) next++;
     }
     window.scrollTo(sx, sy);
-    hitAll.remove();
+    noPointer.forEach((el, k) => {
+      if (saved[k][0]) el.style.setProperty("pointer-events", saved[k][0], saved[k][1]);
+      else el.style.removeProperty("pointer-events");
+    });
   }
 
   // one JSON string: Playwright's structured serialisation of a large object costs far more
