@@ -331,3 +331,15 @@ def test_clean_pages_have_no_layout_defects(defect_pages, basic):
         if d.kind in (DefectKind.OVERLAP, DefectKind.CLIPPED_TEXT, DefectKind.OVERFLOW)
     ]
     assert flagged == []
+
+
+def test_without_tracing_the_page_is_captured_at_its_full_height(chromium_executable):
+    from vsdpo.render.web import WebRenderer
+
+    tall = '<html><body style="margin:0"><div style="height:1500px;background:#123456">x</div></body></html>'
+    with WebRenderer(concurrency=1, executable=chromium_executable, trace=False) as r:
+        result = r.render(tall, extract=False)
+    assert result.ok, result.error
+    assert result.elements == []
+    assert result.image.shape[:2] == (1500, 1280)
+    assert tuple(result.image[700, 640]) == (0x12, 0x34, 0x56)

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,7 @@ class ScriptRow:
     defects_by_kind: dict[str, int] = field(default_factory=dict)
     defects: list[dict[str, Any]] = field(default_factory=list)
     plants: dict[str, PlantOutcome] = field(default_factory=dict)
+    flag_kinds: tuple[str, ...] = FLAG_KINDS  # defect kinds that count as a false alarm
 
     @property
     def traced_fraction(self) -> float:
@@ -115,7 +116,7 @@ class ScriptRow:
 
     @property
     def flagged(self) -> bool:
-        return any(self.defects_by_kind.get(k, 0) for k in FLAG_KINDS)
+        return any(self.defects_by_kind.get(k, 0) for k in self.flag_kinds)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -680,7 +681,12 @@ def _set_aside_if_nothing_drawn(
 
 
 def _clean_row(
-    rel: str, runs: bool | None, err: str, result: RenderResult, defects: Sequence[Defect]
+    rel: str,
+    runs: bool | None,
+    err: str,
+    result: RenderResult,
+    defects: Sequence[Defect],
+    flag_kinds: tuple[str, ...] = FLAG_KINDS,
 ) -> ScriptRow:
     texts = [e for e in result.elements if e.is_text]
     row = ScriptRow(
@@ -696,6 +702,7 @@ def _clean_row(
         untraced_names=[e.name or e.kind for e in texts if not e.traced][:8],
         defects_by_kind=dict(Counter(d.kind for d in defects)),
         defects=[_brief(d) for d in defects],
+        flag_kinds=flag_kinds,
     )
     if "total" in result.timings:
         row.render_s = round(result.timings["total"], 4)
@@ -898,13 +905,18 @@ def _miss_reason(outcome: PlantOutcome) -> str:
     return ""
 
 
-def write_report(report: DetectorReport, out: str | os.PathLike[str]) -> tuple[Path, Path]:
-    """Write ``OUT/report.md`` and ``OUT/report.json``; return their paths."""
+def write_report(
+    report: DetectorReport,
+    out: str | os.PathLike[str],
+    formatter: Callable[[DetectorReport], str] | None = None,
+) -> tuple[Path, Path]:
+    """Write ``OUT/report.md`` (by ``formatter``, default the charts one) and ``OUT/report.json``;
+    return their paths."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / "report.md"
     js = out_dir / "report.json"
-    md.write_text(format_markdown(report), encoding="utf-8")
+    md.write_text((formatter or format_markdown)(report), encoding="utf-8")
     js.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
     return md, js
 

@@ -26,8 +26,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from vsdpo.artifact import DefectKind
 from vsdpo.evaluate.detector import (
-    FLAG_KINDS,
     TARGETS,
     DetectorReport,
     PlanterSummary,
@@ -37,10 +37,14 @@ from vsdpo.evaluate.detector import (
     _kind_table,
     _pct,
     judge_plant,
+    write_report,
 )
 from vsdpo.evaluate.web_planting import WEB_PLANTERS
 
 _CHUNK = 8  # pages per render_many batch (clean + planted copies)
+#: on pages, content off the page (sideways scrolling) is a false alarm like overlap or clipping:
+#: there is no tight-bbox save that would grow the canvas around it, as there is for charts
+WEB_FLAG_KINDS = (DefectKind.OVERLAP, DefectKind.CLIPPED_TEXT, DefectKind.OVERFLOW)
 
 
 def find_pages(directory: str | Path) -> list[Path]:
@@ -107,11 +111,11 @@ def evaluate_pages(
                     t = time.perf_counter()
                     defects = detect_defects([res])[0]
                     detect_s += time.perf_counter() - t
-                    row = _clean_row(rel, None, "", res, defects)
+                    row = _clean_row(rel, None, "", res, defects, WEB_FLAG_KINDS)
                     rows.append(row)
                     clean[i] = (row, res, defects)
                     if row.render_ok and row.flagged:
-                        flagged = [d for d in defects if d.kind in FLAG_KINDS]
+                        flagged = [d for d in defects if d.kind in WEB_FLAG_KINDS]
                         sink.offer("false_alarm", chunk[i].stem, res, flagged)
                     continue
                 name, planted = job
@@ -263,17 +267,6 @@ def format_markdown(report: DetectorReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(report: DetectorReport, out: str | Path) -> tuple[Path, Path]:
-    import json
-
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    md, js = out_dir / "report.md", out_dir / "report.json"
-    md.write_text(format_markdown(report), encoding="utf-8")
-    js.write_text(json.dumps(report.to_dict(), indent=1), encoding="utf-8")
-    return md, js
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vsdpo eval-detector web",
@@ -308,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"vsdpo eval-detector web: {exc}", file=sys.stderr)
         return 2
-    md, js = write_report(report, args.out)
+    md, js = write_report(report, args.out, format_markdown)
     print(format_markdown(report))
     print(f"wrote {md}, {js}")
     missed = [k for k, v in report.target_checks().items() if v is False]

@@ -87,26 +87,6 @@ CHROMIUM_ARGS = (
 )
 _ORIGIN_HOST = "vsdpo.invalid"
 _WALK_JS = (Path(__file__).with_name("web_elements.js")).read_text(encoding="utf-8")
-# what Playwright's screenshot(animations="disabled", caret="hide") does to a page, once, before
-# the walk (so boxes and pixels show the same moment): finite animations and transitions jump
-# to their end, infinite ones are cancelled, a focused field's caret is hidden, web fonts are in
-_PREPARE_JS = """async () => {
-  for (const a of document.getAnimations()) {
-    if (!a.effect || a.playbackRate === 0) continue;
-    try {
-      if (Number.isFinite(a.effect.getComputedTiming().endTime)) a.finish(); else a.cancel();
-    } catch (e) { /* an animation that cannot be finished paints as it is */ }
-  }
-  const focused = document.activeElement;
-  if (focused && (focused.isContentEditable || /^(INPUT|TEXTAREA)$/.test(focused.tagName))) {
-    const caret = document.createElement("style");
-    caret.textContent = "* { caret-color: transparent !important; }";
-    document.documentElement.appendChild(caret);
-  }
-  await document.fonts.ready;
-  return Math.max(document.documentElement.scrollHeight,
-                  document.body ? document.body.scrollHeight : 0);
-}"""
 
 
 def find_chromium() -> str | None:
@@ -441,7 +421,10 @@ class WebRenderer:
             timings["walk"] = time.perf_counter() - t
             height = int(raw.get("scrollHeight") or self.viewport[1])
         else:
-            height = int(await page.evaluate(_PREPARE_JS))
+            prepared = await page.evaluate(
+                _WALK_JS, json.dumps({"prepare": True, "prepareOnly": True})
+            )
+            height = int(json.loads(prepared)["scrollHeight"])
         height = max(self.viewport[1], min(height, self.max_height))
         t = time.perf_counter()
         # the DevTools capture straight from the compositor surface, the whole canvas at once

@@ -3,6 +3,7 @@
 //
 // Called as page.evaluate(source, args) with
 //   args.prepare: first stop animations and hide the caret, as the capture expects
+//   args.prepareOnly: only that, then return {scrollHeight} (rendering without tracing)
 //   args.rules:  {styleTagId: [[ruleId, normalisedSelector], ...]} from vsdpo.render.web_source
 //   args.maxElements, args.coverTest
 // Elements carry the data-vsdpo-id of the tag that made them ("tag"); text runs carry the tag
@@ -28,6 +29,9 @@ async (argsJson) => {
     }
     await document.fonts.ready;
   }
+  const pageHeight = () =>
+    Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
+  if (args.prepareOnly) return JSON.stringify({ scrollHeight: pageHeight() });
   const ID = "data-vsdpo-id";
   const SKIP = new Set(["HEAD", "SCRIPT", "STYLE", "TEMPLATE", "NOSCRIPT", "META", "LINK", "TITLE", "BASE"]);
   const REPLACED = new Set(["IMG", "SVG", "CANVAS", "VIDEO", "PICTURE", "IFRAME", "OBJECT", "EMBED", "svg"]);
@@ -416,7 +420,7 @@ async (argsJson) => {
     truncated,
     phaseMs: clock.concat([performance.now()]).map((v, k, a) => k ? +(v - a[k - 1]).toFixed(1) : 0).slice(1),
     scrollWidth: root.scrollWidth,
-    scrollHeight: Math.max(root.scrollHeight, document.body ? document.body.scrollHeight : 0),
+    scrollHeight: pageHeight(),
     viewport: [vw, vh],
   });
 }
