@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vsdpo.bench.timing import command_line, machine_description, markdown_table
+from vsdpo.bench.timing import ModeRun, command_line, machine_description, throughput_table
 
 __all__ = ["ModeResult", "bench_exec_loop", "bench_naive", "bench_warm", "main"]
 
@@ -171,25 +171,9 @@ def bench_exec_loop(sources: Sequence[str], workers: int) -> ModeResult:
 
 def report(results: Sequence[ModeResult], command: str, n_scripts: int, directory: Path) -> str:
     """The run as markdown: command, machine, then the table of modes."""
-    naive = next((r for r in results if r.mode == "naive"), None)
-    rows = []
-    for r in results:
-        ratio = f"{r.charts_per_s / naive.charts_per_s:.1f}x" if naive and naive.seconds else "n/a"
-        rows.append(
-            [
-                r.label,
-                r.charts,
-                r.succeeded,
-                f"{r.seconds:.1f}",
-                f"{r.charts_per_s:.2f}",
-                "1.0x (baseline)" if r is naive else ratio,
-                f"{r.startup_s:.1f}" if r.startup_s else "",
-            ]
-        )
-    table = markdown_table(
-        ["mode", "charts", "ok", "seconds", "charts/s", "vs naive", "start-up s (untimed)"],
-        rows,
-        align="lrrrrrr",
+    table = throughput_table(
+        [ModeRun(r.mode, r.label, r.charts, r.succeeded, r.seconds, r.startup_s) for r in results],
+        "charts",
     )
     lines = [
         f"### Chart rendering throughput ({n_scripts} scripts from `{directory}`)",
@@ -199,6 +183,7 @@ def report(results: Sequence[ModeResult], command: str, n_scripts: int, director
         "",
         table,
     ]
+    naive = next((r for r in results if r.mode == "naive"), None)
     warm = next((r for r in results if r.mode == "warm"), None)
     if naive and warm and naive.seconds:
         ratio = warm.charts_per_s / naive.charts_per_s

@@ -134,6 +134,54 @@ def markdown_table(
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:])])
 
 
+@dataclass(frozen=True)
+class ModeRun:
+    """One throughput mode's run: ``count`` artifacts (charts, pages) in ``seconds`` of wall time."""
+
+    mode: str
+    label: str
+    count: int
+    succeeded: int
+    seconds: float
+    startup_s: float = 0.0  # untimed set-up (a worker pool, a browser), shown for information
+
+    @property
+    def per_s(self) -> float:
+        return self.count / self.seconds if self.seconds > 0 else float("inf")
+
+
+def throughput_table(runs: Sequence[ModeRun], unit: str) -> str:
+    """Markdown table of throughput modes, each as a ratio against the ``naive`` mode's rate.
+
+    >>> print(throughput_table([ModeRun("naive", "fresh", 4, 4, 2.0), ModeRun("warm", "pool", 4, 4, 0.5)], "pages"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    | mode  | pages |  ok | seconds | pages/s |        vs naive | start-up s (untimed) |
+    |:------|------:|----:|--------:|--------:|----------------:|---------------------:|
+    | fresh |     4 |   4 |     2.0 |    2.00 | 1.0x (baseline) |                      |
+    | pool  |     4 |   4 |     0.5 |    8.00 |            4.0x |                      |
+    """
+    naive = next((r for r in runs if r.mode == "naive"), None)
+    rows = []
+    for r in runs:
+        ratio = f"{r.per_s / naive.per_s:.1f}x" if naive and naive.seconds else "n/a"
+        rows.append(
+            [
+                r.label,
+                r.count,
+                r.succeeded,
+                f"{r.seconds:.1f}",
+                f"{r.per_s:.2f}",
+                "1.0x (baseline)" if r is naive else ratio,
+                f"{r.startup_s:.1f}" if r.startup_s else "",
+            ]
+        )
+    return markdown_table(
+        ["mode", unit, "ok", "seconds", f"{unit}/s", "vs naive", "start-up s (untimed)"],
+        rows,
+        align="lrrrrrr",
+    )
+
+
 def cpu_model() -> str:
     """The CPU's marketing name (``/proc/cpuinfo`` on Linux, ``sysctl`` on macOS), else the
     architecture."""

@@ -30,20 +30,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from vsdpo.bench.timing import command_line, machine_description, markdown_table
+from vsdpo.bench.timing import ModeRun, command_line, machine_description, throughput_table
+from vsdpo.render.web import BASE_CHROMIUM_ARGS
 
 MODES = ("naive", "warm", "renderer", "jpeg")
 #: the baselines' Chromium arguments, exactly those of shared/data/README.md (the renderer's own
 #: CHROMIUM_ARGS add tuning that is part of what is being measured)
-BASELINE_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--host-resolver-rules=MAP * ~NOTFOUND",
-)
+BASELINE_ARGS = BASE_CHROMIUM_ARGS
 TARGET_RATIO = 5.0
 DEFAULT_DIR = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "design2code_dev"
 
@@ -160,25 +153,9 @@ def bench_renderer(pages: Sequence[Path], workers: int, image_format: str = "png
 
 
 def report(results: Sequence[ModeResult], command: str, directory: Path) -> str:
-    naive = next((r for r in results if r.mode == "naive"), None)
-    rows = []
-    for r in results:
-        ratio = f"{r.pages_per_s / naive.pages_per_s:.1f}x" if naive and naive.seconds else "n/a"
-        rows.append(
-            [
-                r.label,
-                r.pages,
-                r.succeeded,
-                f"{r.seconds:.1f}",
-                f"{r.pages_per_s:.2f}",
-                "1.0x (baseline)" if r is naive else ratio,
-                f"{r.startup_s:.1f}" if r.startup_s else "",
-            ]
-        )
-    table = markdown_table(
-        ["mode", "pages", "ok", "seconds", "pages/s", "vs naive", "start-up s (untimed)"],
-        rows,
-        align="lrrrrrr",
+    table = throughput_table(
+        [ModeRun(r.mode, r.label, r.pages, r.succeeded, r.seconds, r.startup_s) for r in results],
+        "pages",
     )
     return "\n".join(
         [

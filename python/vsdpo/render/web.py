@@ -72,7 +72,8 @@ _PLAYWRIGHT_DISABLED_FEATURES = (
 )
 #: Debian's chromium; override with $VSDPO_CHROMIUM
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = (
+#: the offline, headless-friendly flags every Chromium here gets (see shared/data/README.md)
+BASE_CHROMIUM_ARGS = (
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",
@@ -80,6 +81,9 @@ CHROMIUM_ARGS = (
     "--disable-sync",
     "--no-first-run",
     "--host-resolver-rules=MAP * ~NOTFOUND",
+)
+CHROMIUM_ARGS = (
+    *BASE_CHROMIUM_ARGS,
     # a navigation reuses the tab's render frame instead of building a new one per document
     # (RenderDocument): about 15 % of a render's cost on a 2-core machine. Chromium keeps only
     # one --disable-features, so Playwright's own list is repeated here
