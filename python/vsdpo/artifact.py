@@ -68,8 +68,21 @@ class DefectKind:
     LOW_CONTRAST = "low_contrast"
     EXEC_ERROR = "exec_error"
     EMPTY = "empty"
+    # slides: text set too small to read at presentation size; a placeholder left empty
+    SMALL_FONT = "small_font"
+    EMPTY_PLACEHOLDER = "empty_placeholder"
 
-    ALL = (OVERLAP, CLIPPED_TEXT, OVERFLOW, MISALIGNMENT, LOW_CONTRAST, EXEC_ERROR, EMPTY)
+    ALL = (
+        OVERLAP,
+        CLIPPED_TEXT,
+        OVERFLOW,
+        MISALIGNMENT,
+        LOW_CONTRAST,
+        EXEC_ERROR,
+        EMPTY,
+        SMALL_FONT,
+        EMPTY_PLACEHOLDER,
+    )
 
 
 @dataclass

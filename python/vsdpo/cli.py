@@ -1,9 +1,11 @@
 """The `vsdpo` command line.
 
+    vsdpo train [--config YAML] [--FLAGS]  train (see `vsdpo train --help`)
     vsdpo render FILE [-o DIR]          render a program: PNG + JSON (elements, defects, timings)
     vsdpo inspect FILE [-o PNG]         the render with every defect outlined, numbered and explained
     vsdpo eval-detector charts|web DIR  detector quality on real programs/pages, with planted defects
-    vsdpo bench kernels|render|web ...  benchmarks (ratios against baselines in the same run)
+    vsdpo eval-detector slides          the same on generated decks (no public slide set here)
+    vsdpo bench kernels|render|web|slides ...  benchmarks (ratios against baselines in the same run)
 
 Each subcommand imports its machinery only when it runs, so `vsdpo --help` stays instant.
 """
@@ -15,14 +17,25 @@ import json
 import sys
 from pathlib import Path
 
-DOMAINS = ("chart", "web")  # slides arrive with their renderer
+DOMAINS = ("chart", "web", "slides")
 _WEB_SUFFIXES = (".html", ".htm")
+
+
+def _imports_pptx(path: Path) -> bool:
+    from vsdpo.render.chart import imported_roots
+
+    try:
+        return "pptx" in imported_roots(path.read_text(encoding="utf-8", errors="replace"))
+    except OSError:
+        return False
 
 
 def _guess_domain(path: Path, domain: str | None) -> str:
     if domain:
         return domain
-    return "web" if path.suffix.lower() in _WEB_SUFFIXES else "chart"
+    if path.suffix.lower() in _WEB_SUFFIXES:
+        return "web"
+    return "slides" if _imports_pptx(path) else "chart"
 
 
 def _render_file(path: Path, domain: str, dpi: int):
@@ -40,6 +53,11 @@ def _render_file(path: Path, domain: str, dpi: int):
             result = renderer.render(
                 text, extract=path.suffix.lower() not in _WEB_SUFFIXES, base_dir=path.parent
             )
+    elif domain == "slides":
+        from vsdpo.render.slides import SlidesRenderer
+
+        with SlidesRenderer(workers=1) as renderer:
+            result = renderer.render(text, extract=path.suffix.lower() not in (".py",))
     else:
         from vsdpo.render.chart import ChartRenderer
 
@@ -63,6 +81,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     if result.image is not None:
         Image.fromarray(result.image).save(out / "render.png")
         report["image"] = "render.png"
+    if domain == "slides" and result.pages:  # one PNG per slide
+        report["pages"] = []
+        for n, page in enumerate(result.pages, 1):
+            Image.fromarray(page).save(out / f"slide-{n:02d}.png")
+            report["pages"].append(f"slide-{n:02d}.png")
     (out / "render.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     status = "ok" if result.ok else f"failed: {result.error.summary() if result.error else '?'}"
     print(f"{path}: {status}; {len(result.elements)} elements, {len(defects)} defects -> {out}")
@@ -96,6 +119,10 @@ def cmd_eval_detector(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.which == "slides":
+        from vsdpo.bench import slides_throughput
+
+        return slides_throughput.main(args.rest)
     if args.which == "kernels":
         from vsdpo.bench import kernels
 
@@ -109,6 +136,42 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return render_throughput.main(args.rest)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from vsdpo.train.config import from_args
+
+    try:
+        config = from_args(args)
+    except ValueError as exc:
+        raise SystemExit(f"vsdpo train: {exc}") from None
+    from vsdpo.train.trainer import RunExistsError, train
+
+    try:
+        summary = train(config)
+    except RunExistsError as exc:
+        raise SystemExit(f"vsdpo train: {exc}") from None
+    except KeyboardInterrupt:
+        print("vsdpo train: aborted; the last checkpoint is intact (continue with --resume)")
+        return 130
+    state = "finished" if summary["finished"] else "stopped early (continue with --resume)"
+    print(
+        f"vsdpo train: {state} after {summary['steps']} steps in {summary['wall_time_s']:.0f}s "
+        f"-> {summary['output_dir']}"
+    )
+    return 0 if summary["finished"] else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from vsdpo.train.report import write_report
+
+    try:
+        paths = write_report(Path(args.run_dir), formats=args.format)
+    except FileNotFoundError as exc:
+        raise SystemExit(f"vsdpo: {exc}") from None
+    for p in paths:
+        print(p)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from vsdpo import __version__
 
@@ -119,13 +182,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vsdpo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from vsdpo.train.config import add_arguments
+
+    p = sub.add_parser(
+        "train",
+        help="train a model with Visual-SDPO (default: the embedded model on built-in chart tasks)",
+        description="Sample programs, render them, detect visual defects, and train with "
+        "credit-weighted self-distillation plus GRPO. Every option can also be set in a YAML "
+        "file (--config); flags win over the file, the file over the preset.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add_arguments(p)
+    p.set_defaults(func=cmd_train)
+
     for name, func, help_text in (
         ("render", cmd_render, "render a program to PNG + JSON (elements, defects, timings)"),
         ("inspect", cmd_inspect, "render a program and outline every defect on the image"),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument(
-            "file", help="a program (.py for charts, .html for pages) or a completion (.md/.txt)"
+            "file",
+            help="a program (.py for charts or, importing pptx, slides; .html for pages) or a "
+            "completion (.md/.txt)",
         )
         p.add_argument("-o", "--output", help="output directory (render) or PNG path (inspect)")
         p.add_argument("--domain", choices=DOMAINS, help="artifact type (default: from the file)")
@@ -150,13 +228,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a benchmark; options after its name are passed on "
         "(e.g. `vsdpo bench kernels --quick`, `vsdpo bench kernels --help`).",
     )
-    p.add_argument("which", choices=("kernels", "render", "web"))
+    p.add_argument("which", choices=("kernels", "render", "web", "slides"))
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "report",
+        help="(re)write the report of a training run: report.md/.html and plots/",
+        description="Write report.md and/or report.html (with plots/*.png) in RUN_DIR from the "
+        "metrics, rollouts, probes and config a `vsdpo train` run left there.",
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the run's output directory")
+    p.add_argument("--format", choices=("md", "html", "both"), default="both", help="default: both")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["eval-detector", "slides"]:  # generated decks: no DIR to give
+        from vsdpo.evaluate import slide_detector
+
+        return slide_detector.main(argv[2:])
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

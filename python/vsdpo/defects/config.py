@@ -79,6 +79,22 @@ class DefectConfig:
     large_text_px: float = 24.0
     large_bold_text_px: float = 18.66
 
+    # --- slides (vsdpo.defects.slides) ---
+    #: smallest readable font size in points on a 7.5 in tall slide (scaled with the slide height)
+    slide_min_font_pt: float = 10.0
+    #: text overflowing its shape: glyphs more than this many px outside the shape's box
+    slide_overflow_px: float = 2.0
+    #: a shape drawn over text hides it: fraction of the text line covered, strictly above
+    slide_text_cover_fraction: float = 0.10
+    #: text drawn over a filled shape straddles its edge: covered fraction in (this, 1 - this)
+    slide_straddle_fraction: float = 0.10
+    #: two filled shapes collide: fraction of the smaller covered, strictly above ...
+    slide_shape_overlap_fraction: float = 0.30
+    #: ... and below this (a shape wholly inside another is a card or a frame, by design)
+    slide_contained_fraction: float = 0.98
+    #: severity of an empty placeholder (the layout's prompt text is not shown, the gap is)
+    empty_placeholder_severity: float = 0.3
+
     # --- messages ---
     #: at most this many line numbers are spelled out in a message ("lines 3, 5, 7 and 2 more")
     max_lines_in_message: int = 4

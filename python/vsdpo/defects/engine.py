@@ -319,6 +319,7 @@ def detect_defects(
     from vsdpo.defects.clipping import find_clipped_text, find_overflow
     from vsdpo.defects.contrast import find_low_contrast
     from vsdpo.defects.overlap import find_overlaps
+    from vsdpo.defects.slides import find_slide_defects, slides_view
     from vsdpo.defects.web import find_web_defects, generic_view
 
     config = config or DefectConfig()
@@ -339,9 +340,11 @@ def detect_defects(
         )
         for kind, find in families:
             if config.enabled(kind):
-                for k, defect in find(generic_view(table, kind), config):
+                for k, defect in find(slides_view(generic_view(table, kind), kind), config):
                     out[k].append(defect)
         for k, defect in find_web_defects(table, config):
+            out[k].append(defect)
+        for k, defect in find_slide_defects(table, config):
             out[k].append(defect)
     order = {kind: n for n, kind in enumerate(DefectKind.ALL)}
     for defects in out:

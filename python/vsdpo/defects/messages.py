@@ -58,6 +58,8 @@ def family_name(element: Element, plural: bool) -> str:
     With ``plural=False`` the single element is named instead."""
     if not plural:
         return element_name(element)
+    if element.meta.get("family_name"):  # e.g. the lines of one slide text frame
+        return str(element.meta["family_name"])
     if element.kind in (ElementKind.LEGEND, ElementKind.LEGEND_TEXT):
         return "the legend"
     if element.kind == ElementKind.TICK_LABEL:
@@ -153,3 +155,40 @@ def low_contrast(
 def empty(domain: str) -> str:
     what = {"chart": "no text and no data", "web": "no visible content", "slides": "no content"}
     return f"the code ran but drew nothing ({what.get(domain, 'no content')})"
+
+
+# --- slides ----------------------------------------------------------------------------------
+
+
+def text_overflows_box(
+    prefix: str, frame: str, px: float, sides: list[str], off_slide: bool
+) -> str:
+    """``"line 12: the text of text box 'TextBox 3' overflows its box by 38 px (bottom)"``."""
+    where = f" ({', '.join(sides)})" if sides else ""
+    off = " and runs off the slide" if off_slide else ""
+    return f"{prefix}{frame} overflows its box by {px:.0f} px{where}{off}"
+
+
+def off_slide(prefix: str, shape: str, outside: float, where: list[str]) -> str:
+    detail = f": {', '.join(where)}" if where else ""
+    return f"{prefix}{shape} runs off the slide ({percent(outside)} outside{detail})"
+
+
+def small_font(prefix: str, text: str, size_pt: float, min_pt: float, shrunk: bool) -> str:
+    how = " (shrunk to fit its box)" if shrunk else ""
+    return (
+        f"{prefix}{text} is set in {size_pt:.3g} pt{how}, too small to read at presentation "
+        f"size (at least {min_pt:.3g} pt)"
+    )
+
+
+def empty_placeholder(prefix: str, shape: str, slide: int) -> str:
+    return f"{prefix}{shape} on slide {slide} is empty (fill it or remove it)"
+
+
+def shapes_overlap(prefix: str, a: str, b: str, covered: float) -> str:
+    return f"{prefix}{a} and {b} overlap ({percent(covered)} of the smaller one)"
+
+
+def text_straddles(prefix: str, text: str, shape: str, covered: float) -> str:
+    return f"{prefix}{text} runs over the edge of {shape} ({percent(covered)} of a line over it)"

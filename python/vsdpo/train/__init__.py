@@ -1,0 +1,1 @@
+"""Training: rollouts, losses, the teacher, checkpoints, logs and the report (``vsdpo train``)."""
