@@ -2,8 +2,8 @@
 # project's cached virtual environment (scripts/env.sh creates it once per machine).
 .PHONY: demo test setup build bench lint
 
-demo:   ## set up, build, and run the main job
-	bash scripts/demo.sh
+demo:   ## set up, build, and run the main job: vsdpo train on the default model
+	bash scripts/demo.sh $(ARGS)
 
 test:   ## set up, build the wheel from scratch, run cargo test and pytest
 	bash scripts/test.sh

@@ -1,11 +1,14 @@
 """The `vsdpo` command line.
 
     vsdpo train [--config YAML] [--FLAGS]  train (see `vsdpo train --help`)
+    vsdpo eval --model M --tasks SUITE     evaluate a model: table + report with side-by-side images
+    vsdpo experiment ablation              zero-shot vs grpo vs sdpo vs vsdpo on one budget
+    vsdpo report RUN_DIR                   (re)write a training run's report
     vsdpo render FILE [-o DIR]          render a program: PNG + JSON (elements, defects, timings)
     vsdpo inspect FILE [-o PNG]         the render with every defect outlined, numbered and explained
     vsdpo eval-detector charts|web DIR  detector quality on real programs/pages, with planted defects
     vsdpo eval-detector slides          the same on generated decks (no public slide set here)
-    vsdpo bench kernels|render|web|slides ...  benchmarks (ratios against baselines in the same run)
+    vsdpo bench kernels|render|web|slides|train ...  benchmarks (ratios against baselines in the same run)
 
 Each subcommand imports its machinery only when it runs, so `vsdpo --help` stays instant.
 """
@@ -131,6 +134,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from vsdpo.bench import web_throughput
 
         return web_throughput.main(args.rest)
+    if args.which == "train":
+        from vsdpo.bench import train_step
+
+        return train_step.main(args.rest)
     from vsdpo.bench import render_throughput
 
     return render_throughput.main(args.rest)
@@ -172,6 +179,37 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    from vsdpo.evaluate.policy import EvalConfig, evaluate, summary_markdown
+
+    config = EvalConfig(
+        model=args.model,
+        tasks=args.tasks,
+        split=args.split,
+        limit=args.limit,
+        output_dir=args.output_dir,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        greedy=not args.sample,
+        temperature=args.temperature,
+        render_workers=args.render_workers,
+        seed=args.seed,
+    )
+    try:
+        summary = evaluate(config)
+    except (ValueError, FileNotFoundError) as exc:
+        raise SystemExit(f"vsdpo eval: {exc}") from None
+    print(summary_markdown(summary))
+    print(f"-> {config.output_dir}/summary.md, {config.output_dir}/report.html")
+    return 0
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    from vsdpo import experiment
+
+    return experiment.main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from vsdpo import __version__
 
@@ -194,6 +232,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "eval",
+        help="evaluate a model on a task suite: exec rate, defect-free rate, benchmark scores",
+        description="Generate (greedy by default), render, detect defects and score every task; "
+        "write summary.md, summary.json and report.html (reference | candidate). Resumable: "
+        "tasks already in OUTPUT_DIR/results.jsonl are not redone.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--model", help="HF id (local cache), path, or a run's final/ (default: smollm2)")
+    p.add_argument("--tasks", default="builtin:chart", help="task suite or directory")
+    p.add_argument("--split", default="test", choices=("train", "test", "all"))
+    p.add_argument("--limit", type=int, help="evaluate only the first N tasks")
+    p.add_argument("--output-dir", default="runs/eval")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+    p.add_argument("--temperature", type=float, default=0.8, help="with --sample")
+    p.add_argument("--render-workers", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "experiment",
+        help="experiments: `ablation` (zero-shot vs grpo vs sdpo vs vsdpo, same budget)",
+        description="Run an experiment; options after its name are passed on "
+        "(see `vsdpo experiment ablation --help`).",
+    )
+    p.add_argument("which", choices=("ablation",))
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_experiment)
 
     for name, func, help_text in (
         ("render", cmd_render, "render a program to PNG + JSON (elements, defects, timings)"),
@@ -228,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run a benchmark; options after its name are passed on "
         "(e.g. `vsdpo bench kernels --quick`, `vsdpo bench kernels --help`).",
     )
-    p.add_argument("which", choices=("kernels", "render", "web", "slides"))
+    p.add_argument("which", choices=("kernels", "render", "web", "slides", "train"))
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_bench)
 

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -18,10 +19,19 @@ from vsdpo.code import extract_code
 from vsdpo.defects import detect_defects
 from vsdpo.tasks import TIERS, Task, approx_tokens, charts, load_tasks, save_tasks, split_of
 
+from .sampling import kind_group, render_sample
+
 #: sha256 of the JSON of the whole generated set, per VERSION. A change to the generator that
 #: alters any task must bump charts.VERSION (and add its fingerprint here): tasks and their
 #: split are part of every experiment's record.
-FINGERPRINTS = {"1": "4c19c98ce1a776ed38e69368d44460633505ece58d72b4a3e75e36698b4f1b1e"}
+FINGERPRINTS = {
+    "1": "4c19c98ce1a776ed38e69368d44460633505ece58d72b4a3e75e36698b4f1b1e",
+    "2": "dd4fbcce10165ee0569c76fbe36111ca750124c6f86704c5a6001d05040fd1b0",
+}
+#: v2 added tasks and kept v1's: v1's 88, with meta["version"] set back to "1", hash as v1 did
+V1_COUNTS = {"scratch": 14, "skeleton": 20, "edit": 22, "repair": 32}
+#: programs of this many tasks are rendered by default (all under VSDPO_FULL_SUITE=1)
+RENDER_SAMPLE = 40
 
 #: defects a *reference* (a correct answer) must never have
 LAYOUT_KINDS = (DefectKind.OVERLAP, DefectKind.CLIPPED_TEXT, DefectKind.OVERFLOW)
@@ -42,6 +52,7 @@ BLAMES_PLANTED_LINE = {
 #: (the fenced reference) must fit with room for a short preamble; the prompt stays small
 MAX_PROMPT_TOKENS = 350
 MAX_ANSWER_TOKENS = 240
+assert charts.MAX_PROMPT_TOKENS <= MAX_PROMPT_TOKENS and charts.MAX_ANSWER_TOKENS <= MAX_ANSWER_TOKENS - 8
 
 
 def _fingerprint(tasks: list[Task]) -> str:
@@ -64,13 +75,21 @@ def renderer():
 
 
 @pytest.fixture(scope="module")
-def rendered(tasks: list[Task], renderer) -> dict[str, tuple]:
-    """``{program: (RenderResult, defects)}`` for every reference, broken and base program,
-    rendered in one batch and checked by the detector as one group (rollouts never pair up)."""
+def sample(tasks: list[Task]) -> list[Task]:
+    """The tasks whose programs are rendered: a spread of every tier x kind / edit / planted
+    defect (all of them under VSDPO_FULL_SUITE=1)."""
+    return render_sample(tasks, RENDER_SAMPLE, kind_group)
+
+
+@pytest.fixture(scope="module")
+def rendered(sample: list[Task], renderer) -> dict[str, tuple]:
+    """``{program: (RenderResult, defects)}`` for every reference, broken and base program of
+    the sample, rendered in one batch and checked by the detector as one group (rollouts never
+    pair up)."""
     programs = list(
         dict.fromkeys(
             code
-            for t in tasks
+            for t in sample
             for code in (t.reference_code, t.meta.get("broken_code"), t.meta.get("base_code"))
             if code
         )
@@ -92,6 +111,21 @@ def test_generation_is_deterministic(tasks: list[Task]) -> None:
     )
 
 
+def test_v1_tasks_are_kept() -> None:
+    """Growing the set left every v1 task (id, prompt, programs, split) as it was."""
+    v1 = [
+        replace(t, meta={**t.meta, "version": "1"}) for t in charts.generate(V1_COUNTS)
+    ]
+    assert _fingerprint(v1) == FINGERPRINTS["1"]
+
+
+def test_render_sample_spreads_over_every_tier_and_kind(sample: list[Task]) -> None:
+    assert len(sample) >= RENDER_SAMPLE
+    assert {t.tier for t in sample} == set(TIERS)
+    assert {t.meta["planted"] for t in sample if t.tier == "repair"} == set(charts.REPAIRS)
+    assert len({kind_group(t) for t in sample}) >= 30
+
+
 def test_generation_is_identical_in_a_fresh_interpreter(tasks: list[Task]) -> None:
     """No dependence on Python's salted str hash or on anything else per-process."""
     code = (
@@ -108,7 +142,7 @@ def test_generation_is_identical_in_a_fresh_interpreter(tasks: list[Task]) -> No
 
 def test_ids_tiers_and_size(tasks: list[Task]) -> None:
     ids = [t.id for t in tasks]
-    assert len(tasks) >= 60
+    assert len(tasks) >= 300
     assert len(set(ids)) == len(ids)
     counts = Counter(t.tier for t in tasks)
     assert set(counts) == set(TIERS) and counts == Counter(charts.COUNTS)
@@ -188,10 +222,13 @@ def test_skeleton_todos_replace_exactly_the_listed_lines(tasks: list[Task]) -> N
 
 
 def test_every_edit_and_repair_kind_is_used(tasks: list[Task]) -> None:
-    edits = {t.meta["edit"] for t in tasks if t.tier == "edit"}
-    assert edits == set(charts.EDITS)
+    edits = Counter(t.meta["edit"] for t in tasks if t.tier == "edit")
+    assert set(edits) == set(charts.EDITS) and min(edits.values()) >= 3
     planted = Counter(t.meta["planted"] for t in tasks if t.tier == "repair")
-    assert set(planted) == set(charts.REPAIRS) and min(planted.values()) >= 3
+    assert set(planted) == set(charts.REPAIRS) and min(planted.values()) >= 10
+    # no two tasks are the same exercise
+    assert len({t.prompt for t in tasks}) == len(tasks)
+    assert len({t.reference_code for t in tasks}) == len(tasks)
     kinds = {t.meta["kind"] for t in tasks}
     assert {"bar", "barh", "line", "scatter", "pie", "hist", "grouped", "subplots"} <= kinds
 
@@ -200,9 +237,9 @@ def test_every_edit_and_repair_kind_is_used(tasks: list[Task]) -> None:
 
 
 def test_references_render_clean_and_draw_their_required_texts(
-    tasks: list[Task], rendered: dict[str, tuple]
+    sample: list[Task], rendered: dict[str, tuple]
 ) -> None:
-    for t in tasks:
+    for t in sample:
         result, defects = rendered[t.reference_code]
         assert result.ok, (t.id, result.error)
         drawn = {e.text.strip() for e in result.elements if e.text}
@@ -213,17 +250,17 @@ def test_references_render_clean_and_draw_their_required_texts(
         assert not layout, (t.id, layout)
 
 
-def test_edit_bases_render_clean(tasks: list[Task], rendered: dict[str, tuple]) -> None:
-    for t in (t for t in tasks if t.tier == "edit"):
+def test_edit_bases_render_clean(sample: list[Task], rendered: dict[str, tuple]) -> None:
+    for t in (t for t in sample if t.tier == "edit"):
         result, defects = rendered[t.meta["base_code"]]
         assert result.ok, (t.id, result.error)
         assert not [d.message for d in defects if d.kind in LAYOUT_KINDS], t.id
 
 
 def test_repair_programs_have_the_planted_defect_blamed_on_their_lines(
-    tasks: list[Task], rendered: dict[str, tuple]
+    sample: list[Task], rendered: dict[str, tuple]
 ) -> None:
-    for t in (t for t in tasks if t.tier == "repair"):
+    for t in (t for t in sample if t.tier == "repair"):
         broken = t.meta["broken_code"]
         result, defects = rendered[broken]
         assert result.ok, (t.id, result.error)
@@ -261,7 +298,7 @@ def test_bad_specs_and_tasks_are_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match="split"):
         load_tasks("builtin:chart", "validation")
     with pytest.raises(ValueError, match="builtin:chart"):
-        load_tasks("builtin:web")
+        load_tasks("builtin:charts")
     with pytest.raises(FileNotFoundError):
         load_tasks(tmp_path / "missing.jsonl")
     with pytest.raises(ValueError, match="tier"):

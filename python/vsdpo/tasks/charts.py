@@ -41,14 +41,17 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vsdpo.tasks.task import Task
+from vsdpo.tasks.task import Task, approx_tokens
 
-#: bump whenever a change alters any generated task
-VERSION = "1"
+#: bump whenever a change alters any generated task (v2: 88 -> 326 tasks; the first 88 are v1's)
+VERSION = "2"
+#: the version in every task's seed. v2 only added tasks, so it keeps v1's seeds and v1's tasks
+#: keep their content (all but ``meta["version"]``); a change that alters old tasks moves both
+SEED_VERSION = "1"
 DOMAIN = "chart"
 
 #: how many tasks of each tier the built-in set holds
-COUNTS = {"scratch": 14, "skeleton": 20, "edit": 22, "repair": 32}
+COUNTS = {"scratch": 70, "skeleton": 80, "edit": 80, "repair": 96}
 
 FORMAT = "Return the whole program in one ```python block; do not call plt.show()."
 REPAIR_ASK = "The chart has layout problems; fix them and return the whole program."
@@ -1092,8 +1095,8 @@ def describe(c: Chart) -> str:
 SCRATCH_KINDS = ("bar", "line", "pie", "barh", "bar", "scatter", "line", "hist", "grouped", "bar")
 
 
-def scratch_task(i: int) -> Task:
-    rng = _rng("scratch", i)
+def scratch_task(i: int, draw: int = 0) -> Task:
+    rng = _rng("scratch", i, draw)
     kind = SCRATCH_KINDS[i % len(SCRATCH_KINDS)]
     chart = make_line(rng, n_series=rng.choice((1, 2))) if kind == "line" else MAKERS[kind](rng)
     prompt = f"Write a Python program that uses matplotlib to draw {describe(chart)}\n{FORMAT}"
@@ -1161,8 +1164,8 @@ SKELETON_KINDS = (
 )
 
 
-def skeleton_task(i: int) -> Task:
-    rng = _rng("skeleton", i)
+def skeleton_task(i: int, draw: int = 0) -> Task:
+    rng = _rng("skeleton", i, draw)
     kind = SKELETON_KINDS[i % len(SKELETON_KINDS)]
     chart = make_bar(rng, long=True) if kind == "bar_long" else MAKERS[kind](rng)
     prog = emit(chart)
@@ -1281,6 +1284,13 @@ def _edit_grid(rng: random.Random, c: Chart) -> tuple[str, Chart] | None:
     return f"Add light {axis} grid lines (alpha 0.3).", replace(c, grid=True)
 
 
+def _edit_size_other(c: Chart) -> tuple[str, Chart]:
+    """The first size of ``_edit_size`` that differs from the figure's (no draw: it runs only
+    where every edit declined, which left v1's tasks as they were)."""
+    size = next(s for s in ((10, 5), (9, 6), (10, 4)) if s != c.figsize)
+    return f"Make the figure {size[0]} by {size[1]} inches.", replace(c, figsize=size)
+
+
 EDITS = {
     "recolor": _edit_recolor,
     "retitle": _edit_retitle,
@@ -1321,8 +1331,8 @@ EDIT_PLAN = (
 )
 
 
-def edit_task(i: int) -> Task:
-    rng = _rng("edit", i)
+def edit_task(i: int, draw: int = 0) -> Task:
+    rng = _rng("edit", i, draw)
     kind, wanted = EDIT_PLAN[i % len(EDIT_PLAN)]
     base = make_line(rng, n_series=1) if kind == "line" else MAKERS[kind](rng)
     # the planned edit, or (when this chart's data does not fit it) the next one that fits
@@ -1332,8 +1342,9 @@ def edit_task(i: int) -> Task:
         done = EDITS[name](rng, base)
         if done:
             break
-    else:  # pragma: no cover - retitle and size fit every chart
-        raise AssertionError(f"no edit fits {base.kind}")
+    else:  # a subplots figure whose drawn size is already the figure's: resize it anyway
+        name = "size"
+        done = _edit_size_other(base)
     instruction, target = done
     code = emit(base).code
     prompt = (
@@ -1438,8 +1449,8 @@ REPAIRS = {
 }
 
 
-def repair_task(i: int) -> Task:
-    rng = _rng("repair", i)
+def repair_task(i: int, draw: int = 0) -> Task:
+    rng = _rng("repair", i, draw)
     names = list(REPAIRS)
     name = names[i % len(names)]
     broken, fixed, role, kinds = REPAIRS[name](rng)
@@ -1460,9 +1471,10 @@ def repair_task(i: int) -> Task:
 # The set
 
 
-def _rng(tier: str, i: int) -> random.Random:
+def _rng(tier: str, i: int, draw: int = 0) -> random.Random:
     # a str seed is hashed with SHA-512 (random.seed version 2): stable across runs and versions
-    return random.Random(f"vsdpo/chart/v{VERSION}/{tier}/{i}")
+    redraw = f"/redraw{draw}" if draw else ""  # draw 0 keeps v1's seed string
+    return random.Random(f"vsdpo/chart/v{SEED_VERSION}/{tier}/{i}{redraw}")
 
 
 def _task(tier: str, i: int, prompt: str, chart: Chart, meta: dict[str, Any]) -> Task:
@@ -1485,7 +1497,30 @@ BUILDERS = {
 }
 
 
+#: token budgets (:func:`~vsdpo.tasks.task.approx_tokens` x 1.15, the real tokenizer's worst
+#: ratio): the default model samples 256 new tokens; the fenced answer must fit with room to spare
+MAX_PROMPT_TOKENS = 350
+MAX_ANSWER_TOKENS = 232
+
+
+def fits_budget(task: Task) -> bool:
+    return (
+        approx_tokens(task.prompt) * 1.15 <= MAX_PROMPT_TOKENS
+        and approx_tokens(task.reference_code) * 1.15 <= MAX_ANSWER_TOKENS
+    )
+
+
+def build(tier: str, i: int) -> Task:
+    """Task ``i`` of ``tier``: the first draw of its seed that fits the token budgets (v1's tasks
+    all fit at draw 0, so the redraws only ever touched tasks added later)."""
+    for draw in range(50):
+        task = BUILDERS[tier](i, draw)
+        if fits_budget(task):
+            return task
+    raise AssertionError(f"no draw of chart/{tier}/{i} fits the token budget")  # pragma: no cover
+
+
 def generate(counts: dict[str, int] | None = None) -> list[Task]:
     """The built-in chart tasks (all splits), in a fixed order: tier by tier, by index."""
     counts = COUNTS if counts is None else counts
-    return [BUILDERS[tier](i) for tier, n in counts.items() for i in range(n)]
+    return [build(tier, i) for tier, n in counts.items() for i in range(n)]

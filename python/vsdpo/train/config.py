@@ -107,7 +107,11 @@ class TrainConfig:
     lora: str = _opt("auto (LoRA above ~1B parameters) | on | off", default="auto")
     lora_r: int = _opt("LoRA rank", default=16)
     lora_alpha: int = _opt("LoRA alpha", default=32)
-    dtype: str = _opt("auto | float32 | bfloat16 | float16", default="auto")
+    dtype: str = _opt(
+        "auto (bf16 autocast for the loss passes where the device computes bf16 natively) "
+        "| float32 | bfloat16 | float16",
+        default="auto",
+    )
     gradient_checkpointing: bool = _opt("trade compute for memory", default=False)
     # --- rendering
     render_workers: int = _opt("sandbox workers rendering rollouts in parallel", default=2)

@@ -17,6 +17,7 @@ import torch
 from vsdpo.artifact import Defect, RenderResult
 from vsdpo.credit import completion_token_offsets
 from vsdpo.rewards import Reward
+from vsdpo.train.prompts import PromptInputs, as_prompt, batch_inputs
 
 
 @dataclass
@@ -25,7 +26,7 @@ class Rollout:
 
     task_index: int  # position of its prompt in the step's batch
     group: int  # same as task_index: rollouts of one prompt form a group
-    prompt_ids: list[int]
+    prompt: PromptInputs  # the student's prompt (ids, and images for a VLM)
     completion_ids: list[int]
     completion: str
     offsets: np.ndarray  # i64[T, 2] character span of each completion token
@@ -36,8 +37,16 @@ class Rollout:
     advantage: float = 0.0
     feedback: str = ""
     demonstration: int | None = None  # index (within the group) of the sibling shown
-    teacher_ids: list[int] = field(default_factory=list)
+    teacher_prompt: PromptInputs | None = None  # the prompt plus feedback (and the render)
     token_weights: np.ndarray | None = None  # f32[T]
+
+    @property
+    def prompt_ids(self) -> list[int]:
+        return self.prompt.ids
+
+    @property
+    def teacher_ids(self) -> list[int]:
+        return self.teacher_prompt.ids if self.teacher_prompt is not None else []
 
 
 def stop_ids(tokenizer, model) -> set[int]:
@@ -79,7 +88,7 @@ def right_pad(seqs: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor,
 def sample_groups(
     model,
     tokenizer,
-    prompt_ids: Sequence[list[int]],
+    prompts: Sequence[PromptInputs | Sequence[int]],
     group_size: int,
     *,
     max_new_tokens: int,
@@ -89,11 +98,14 @@ def sample_groups(
     do_sample: bool = True,
     device: torch.device | str = "cpu",
 ) -> list[Rollout]:
-    """``group_size`` completions for each prompt, in one batched ``generate`` call."""
+    """``group_size`` completions for each prompt, in one batched ``generate`` call.
+
+    A prompt is a :class:`PromptInputs` (a VLM's carries its images) or a list of token ids."""
     pad_id = tokenizer.pad_token_id
-    repeated = [list(p) for p in prompt_ids for _ in range(group_size)]
-    ids, mask = left_pad(repeated, pad_id)
+    repeated = [as_prompt(p) for p in prompts for _ in range(group_size)]
+    ids, mask, extras = batch_inputs(repeated, pad_id)
     ids, mask = ids.to(device), mask.to(device)
+    extras = {k: v.to(device) for k, v in extras.items()}
     stops = stop_ids(tokenizer, model)
     kwargs = {
         "max_new_tokens": max_new_tokens,
@@ -108,7 +120,7 @@ def sample_groups(
     was_training = model.training
     model.eval()
     try:
-        out = model.generate(input_ids=ids, attention_mask=mask, **kwargs)
+        out = model.generate(input_ids=ids, attention_mask=mask, **extras, **kwargs)
     finally:
         model.train(was_training)
     new = out[:, ids.shape[1] :].tolist()
@@ -125,7 +137,7 @@ def sample_groups(
             Rollout(
                 task_index=group,
                 group=group,
-                prompt_ids=repeated[i],
+                prompt=repeated[i],
                 completion_ids=completion_ids,
                 completion=text,
                 offsets=offsets,
@@ -137,7 +149,7 @@ def sample_groups(
 
 def completion_logits(
     model,
-    prompts: Sequence[Sequence[int]],
+    prompts: Sequence[PromptInputs | Sequence[int]],
     completions: Sequence[Sequence[int]],
     pad_id: int,
     device: torch.device | str,
@@ -147,14 +159,20 @@ def completion_logits(
     Sequences are laid out ``[left-padded prompt | right-padded completion]`` so every
     completion starts at the same column; only the last ``T + 1`` positions go through the
     output head (``logits_to_keep``), which saves most of the vocabulary projection.
+    Positions count the real tokens of each row, skipping the padding; when the batch carries
+    images they are left to the model, which derives its multimodal positions (Qwen-VL's M-RoPE)
+    from the attention mask and the image placeholders.
     Returns (logits, completion ids i64[B, T], completion mask f32[B, T]).
     """
-    p_ids, p_mask = left_pad(prompts, pad_id)
+    prompts = [as_prompt(p) for p in prompts]
     c_ids, c_mask = right_pad(completions, pad_id)
+    t = c_ids.shape[1]
+    p_ids, p_mask, extras = batch_inputs(prompts, pad_id, completion_width=t)
     ids = torch.cat([p_ids, c_ids], dim=1).to(device)
     mask = torch.cat([p_mask, c_mask], dim=1).to(device)
-    positions = (mask.cumsum(-1) - 1).clamp_min(0)
-    t = c_ids.shape[1]
-    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=t + 1)
+    extras = {k: v.to(device) for k, v in extras.items()}
+    if not any(p.n_images for p in prompts):
+        extras["position_ids"] = (mask.cumsum(-1) - 1).clamp_min(0)
+    out = model(input_ids=ids, attention_mask=mask, logits_to_keep=t + 1, **extras)
     logits = out.logits[:, :-1, :]
     return logits, c_ids.to(device), c_mask.to(device=device, dtype=torch.float32)
