@@ -39,8 +39,10 @@ class AblationConfig:
 
 def _primary(summary: dict[str, Any]) -> tuple[str, float]:
     """The headline metric: the benchmark's overall score when the suite has references, else reward."""
+    from vsdpo.metrics.reference import PRIMARY
+
     scores = summary["overall"].get("reference_scores") or {}
-    for key in ("overall", "chartmimic/overall", "design2code/overall", "aeslides/overall"):
+    for key in PRIMARY.values():
         if key in scores:
             return key, float(scores[key])
     return "reward", float(summary["overall"]["reward"])

@@ -2,8 +2,10 @@
 
 ``quality = exp(-sum of defect severities)``: 1 for a clean render, about 0.37 for one severe
 defect, and never negative, so a render with many small problems still ranks above a crash.
-``fidelity`` is the fraction of the texts the task requires (title, labels, categories) that the
-render actually drew; tasks without required texts are scored on quality alone.
+``fidelity`` is the benchmark's own score against the reference render when the task has one
+(ChartMimic's low-level average for charts, Design2Code's for pages: see
+:mod:`vsdpo.metrics.reference`), else the fraction of the texts the task requires (title, labels,
+categories) that the render actually drew; tasks with neither are scored on quality alone.
 """
 
 from __future__ import annotations
@@ -55,15 +57,20 @@ def score(
     defects: Sequence[Defect],
     required_texts: Sequence[str] = (),
     fidelity_weight: float = 0.5,
+    reference_fidelity: float | None = None,
 ) -> Reward:
-    """The reward of one rollout."""
+    """The reward of one rollout (``reference_fidelity``: its score against the reference)."""
     failed = not result.ok or any(
         d.kind in (DefectKind.EXEC_ERROR, DefectKind.EMPTY) for d in defects
     )
     if failed:
         return Reward(0.0, visual_quality(defects), None, 0.0)
     quality = visual_quality(defects)
-    fidelity = text_fidelity(result, required_texts)
+    fidelity = (
+        reference_fidelity
+        if reference_fidelity is not None
+        else text_fidelity(result, required_texts)
+    )
     if fidelity is None:
         total = quality
     else:

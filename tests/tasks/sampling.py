@@ -11,9 +11,7 @@ from vsdpo.tasks import Task
 FULL_SUITE = os.environ.get("VSDPO_FULL_SUITE", "") == "1"
 
 
-def render_sample(
-    tasks: Sequence[Task], n: int, group: Callable[[Task], Hashable]
-) -> list[Task]:
+def render_sample(tasks: Sequence[Task], n: int, group: Callable[[Task], Hashable]) -> list[Task]:
     """All tasks under ``VSDPO_FULL_SUITE=1``; else ``n`` of them, taken round-robin over the
     groups (first task of every group, then the second, ...), in the tasks' own order."""
     if FULL_SUITE or n >= len(tasks):

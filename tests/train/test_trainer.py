@@ -41,6 +41,7 @@ def _config(model: Path, out: Path, **kw):
         ("sdpo", {"distill": "full"}),
         ("vsdpo", {"distill": "sampled_token", "teacher": "ema", "iterations": 2}),
         ("vsdpo", {"distill": "jsd", "teacher": "base", "kl_coef": 0.1}),
+        ("vsdpo", {"distill": "topk", "lora": "on", "teacher": "base", "kl_coef": 0.1}),
     ],
 )
 def test_two_steps_log_checkpoint_and_export(tiny_model_dir, tmp_path, preset, extra) -> None:
@@ -72,7 +73,14 @@ def test_two_steps_log_checkpoint_and_export(tiny_model_dir, tmp_path, preset, e
 
     assert [s for s, _ in list_checkpoints(tmp_path / "run")] == [1, 2]
     final = tmp_path / "run" / "final"
-    assert (final / "model.safetensors").is_file() and (final / "tokenizer.json").is_file()
+    assert (final / "tokenizer.json").is_file()
+    if extra.get("lora") == "on":  # the adapter only: the base weights never change
+        assert (final / "adapter_model.safetensors").is_file()
+        assert not (final / "model.safetensors").exists()
+        adapter = load_file(str(final / "adapter_model.safetensors"))
+        assert any("lora_B" in n and t.abs().max() > 0 for n, t in adapter.items())
+        return
+    assert (final / "model.safetensors").is_file()
     trained = load_file(str(final / "model.safetensors"))
     changed = [n for n in start if n in trained and not torch.equal(start[n], trained[n])]
     if preset == "grpo":

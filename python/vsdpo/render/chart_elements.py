@@ -574,6 +574,7 @@ class FigureWalker:
             meta={
                 "dpi": self.dpi,
                 "size_inches": [round(float(v), 3) for v in fig.get_size_inches()],
+                "subplotspecs": subplotspec_layout(fig),
             },
         )
         self._figure_contents(fig, figure_id)
@@ -619,6 +620,34 @@ class FigureWalker:
                         name=type(artist).__name__.lower(),
                         color=self._artist_color(artist),
                     )
+
+
+def subplotspec_layout(fig: Any) -> list[dict[str, int] | None]:
+    """Per axes of ``fig.axes`` (creation order, twins and colorbars included), the geometry of
+    the GridSpec that directly owns its SubplotSpec and its inclusive zero-based row/column
+    spans, or None for an axes placed without one (``fig.add_axes``): what ChartMimic's layout
+    score compares (metrics.md 1.5)."""
+    out: list[dict[str, int] | None] = []
+    for ax in fig.axes:
+        try:
+            spec = ax.get_subplotspec()
+        except AttributeError:
+            spec = None
+        if spec is None:
+            out.append(None)
+            continue
+        nrows, ncols = spec.get_gridspec().get_geometry()
+        out.append(
+            {
+                "nrows": int(nrows),
+                "ncols": int(ncols),
+                "row_start": int(spec.rowspan.start),
+                "row_end": int(spec.rowspan.stop - 1),
+                "col_start": int(spec.colspan.start),
+                "col_end": int(spec.colspan.stop - 1),
+            }
+        )
+    return out
 
 
 def figure_elements(

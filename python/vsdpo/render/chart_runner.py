@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from vsdpo.render import chart_elements, chart_tracing
+from vsdpo.render import chart_calls, chart_elements, chart_tracing
 from vsdpo.render.chart_tracing import USER_FILENAME
 
 DEFAULT_DPI = 100
@@ -155,7 +155,8 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
     """Render one matplotlib program; return plain data.
 
     ``args`` (all optional): ``dpi`` (default 100), ``trace`` (default True; False skips the
-    tracing hooks, to measure their cost), ``image`` ("rgb" default: uint8 arrays; "png": PNG
+    tracing hooks, to measure their cost), ``chart_calls`` (default True: record ChartMimic's
+    chart-type and colour calls, :mod:`vsdpo.render.chart_calls`, on the main figure element), ``image`` ("rgb" default: uint8 arrays; "png": PNG
     bytes; "none"), ``max_elements`` per figure (default 5000), ``filename`` (default
     ``USER_FILENAME``).
 
@@ -183,6 +184,9 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
     _install_capture()  # before tracing, so tracing wraps (and can unwrap) the capture hooks
     if trace:
         chart_tracing.install()
+    record_calls = bool(args.get("chart_calls", True))
+    if record_calls:
+        chart_calls.install()  # after tracing: its wrappers sit on top of the tracing hooks
     chart_elements.install_draw_probe()
     plt.close("all")
     _captured.clear()
@@ -197,17 +201,35 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
                 chart_tracing.start(filename)
             else:
                 chart_tracing.reset()
+            if record_calls:
+                chart_calls.start()
             try:
                 exec(compiled, namespace)  # noqa: S102 - running the program is the job
+                calls = chart_calls.finish() if record_calls else None
             finally:
                 chart_tracing.stop()  # also when the hooks are not installed: resets state
+                chart_calls.stop()
             timings["exec"] = time.perf_counter() - t0
-            return _draw_and_extract(code, dpi, image_format, max_elements, trace, timings)
+            result = _draw_and_extract(code, dpi, image_format, max_elements, trace, timings)
+            _attach_calls(result, calls)
+            return result
     finally:
         _captured.clear()
         if cleanup:
             plt.close("all")
             linecache.cache.pop(filename, None)
+
+
+def _attach_calls(result: dict[str, Any], calls: dict[str, Any] | None) -> None:
+    """Put the program's ChartMimic call record (:mod:`vsdpo.render.chart_calls`) on the main
+    figure's element, as ``meta["chartmimic"]`` (the record is about the whole run)."""
+    main = result.get("main")
+    if calls is None or main is None:
+        return
+    for element in result["elements"]:
+        if element["kind"] == "figure" and element["page"] == main:
+            element["meta"]["chartmimic"] = calls
+            return
 
 
 def _draw_and_extract(

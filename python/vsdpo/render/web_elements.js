@@ -8,7 +8,9 @@
 //   args.maxElements, args.coverTest
 // Elements carry the data-vsdpo-id of the tag that made them ("tag"); text runs carry the tag
 // that holds the text node and the number of that text node among the tag's non-blank text
-// nodes ("textIndex"), which the Python side turns into source lines.
+// nodes ("textIndex"), which the Python side turns into source lines. Text runs also carry, for
+// the Design2Code metric, meta.d2c = [block, document rank of the text node] and, on the node's
+// first visible line, meta.raw = the node's text as written (vsdpo.metrics.design2code).
 async (argsJson) => {
   const args = JSON.parse(argsJson);
   if (args.prepare) {
@@ -175,6 +177,39 @@ async (argsJson) => {
   const tagRules = {}; // tag id -> matched rule ids (elements that hold text or are emitted)
   let truncated = false;
 
+  // Design2Code's text blocks (metrics.md 2.3): the text of a node belongs to the nearest
+  // ancestor-or-self that is one of its colour-pool tags; a nearer element whose inline style
+  // declares a concrete colour (not background-color) takes the text out of every block
+  const D2C_POOL = new Set(["p", "h1", "h2", "h3", "h4", "h5", "h6", "div", "span", "a", "b",
+    "li", "table", "td", "th", "button", "footer", "header", "figcaption"]);
+  const d2cOwners = new Map(); // Element -> block number, or -1 (no block)
+  const inlineColour = (el) => {
+    const style = el.getAttribute && el.getAttribute("style");
+    if (!style) return false;
+    const decls = style.split(";").filter((d) => d.includes("color") && !d.includes("background-color"));
+    if (!decls.length) return false;
+    const v = (decls[decls.length - 1].split(":")[1] || "").trim().replace(" !important", "").toLowerCase();
+    if (v.startsWith("#")) return true;
+    if (v.startsWith("rgb")) return /^rgb\(\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\)$/.test(v);
+    return /^[a-z]+$/.test(v) && CSS.supports("color", v) &&
+      !["inherit", "initial", "unset", "revert", "currentcolor", "transparent"].includes(v);
+  };
+  const d2cOwner = (el) => {
+    if (!el || el.nodeType !== 1 || el === document.documentElement) return -1;
+    if (d2cOwners.has(el)) return d2cOwners.get(el);
+    let owner;
+    if (D2C_POOL.has(el.tagName.toLowerCase())) owner = d2cOwners.size;
+    else if (inlineColour(el) || el === document.body) owner = -1;
+    else owner = d2cOwner(el.parentElement);
+    d2cOwners.set(el, owner);
+    return owner;
+  };
+  const textOrder = new Map(); // non-blank text node -> its rank in document order
+  if (document.body) {
+    const tw = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let n = tw.nextNode(); n; n = tw.nextNode()) if (n.data.trim()) textOrder.set(n, textOrder.size);
+  }
+
   const recordRules = (el) => {
     const id = tagId(el);
     const m = matched.get(el);
@@ -202,6 +237,9 @@ async (argsJson) => {
         } else lines.push({ left: r.left, right: r.right, top: r.top, bottom: r.bottom });
       }
       if (!lines.length) continue;
+      const block = d2cOwner(el);
+      const order = textOrder.has(node) ? textOrder.get(node) : -1;
+      let first = true;
       // the text of each line, split in proportion to the lines' widths (then at a space)
       const words = node.data.replace(/\s+/g, " ").trim();
       const total = lines.reduce((s, l) => s + (l.right - l.left), 0) || 1;
@@ -245,8 +283,12 @@ async (argsJson) => {
             clip_box: clip || null,
             line: k,
             family: ctx.parentId,
+            d2c: [block, order],
+            // the node's text as written (whitespace kept), on its first visible line only
+            raw: first ? node.data : undefined,
           },
         }, el]);
+        first = false;
         cut = end;
       });
     }

@@ -22,7 +22,10 @@ Generation is a pure function of :data:`VERSION` (each task draws from its own
 ``random.Random`` seeded with a string, which Python hashes with SHA-512, never with the salted
 ``hash``), so two runs, two machines or two Python versions give the same tasks. Change
 :data:`VERSION` whenever a change alters any task; the split is by task id
-(:func:`vsdpo.tasks.task.split_of`).
+(:func:`vsdpo.tasks.task.split_of`). v2 grew the set from 88 to 326 tasks and kept v1's 88 as
+they were (same seeds, :data:`SEED_VERSION`); a draw that misses the token budget or does not
+make its task (huge tick labels that would still fit) is redrawn from a derived seed
+(:func:`build`), which no v1 task needed.
 
 Size: the default model samples at most 256 new tokens, and its tokenizer spends one token per
 digit, so every reference program stays under ~215 tokens and every prompt under ~300 (tested with
@@ -1449,11 +1452,26 @@ REPAIRS = {
 }
 
 
+class Redraw(Exception):
+    """This draw of a task's seed does not make the task it should: try the next draw."""
+
+
+def _ticks_crowd(c: Chart) -> bool:
+    """Do the x tick labels need more room than the axes have? (~0.55 em per character; the
+    axes span about 3/4 of a normal figure's width, 2/3 of a tiny one's, whose axis labels take
+    the rest): a few short labels fit even at 24 pt or in a 3-inch figure."""
+    width = (c.figsize or (6.4, 4.8))[0]
+    need = sum(len(str(x)) for x in c.cats) * (c.ticksize or 10) * 0.55 / 72
+    return need >= (0.65 if width < 4 else 0.775) * width
+
+
 def repair_task(i: int, draw: int = 0) -> Task:
     rng = _rng("repair", i, draw)
     names = list(REPAIRS)
     name = names[i % len(names)]
     broken, fixed, role, kinds = REPAIRS[name](rng)
+    if name in ("huge_ticks", "tiny_figure") and not _ticks_crowd(broken):
+        raise Redraw(f"chart/repair/{i}: its x tick labels fit without overlapping")
     bprog = emit(broken)
     code = bprog.code
     prompt = f"Here is a matplotlib program:\n\n```python\n{code}```\n{REPAIR_ASK}\n{FORMAT}"
@@ -1514,7 +1532,10 @@ def build(tier: str, i: int) -> Task:
     """Task ``i`` of ``tier``: the first draw of its seed that fits the token budgets (v1's tasks
     all fit at draw 0, so the redraws only ever touched tasks added later)."""
     for draw in range(50):
-        task = BUILDERS[tier](i, draw)
+        try:
+            task = BUILDERS[tier](i, draw)
+        except Redraw:
+            continue
         if fits_budget(task):
             return task
     raise AssertionError(f"no draw of chart/{tier}/{i} fits the token budget")  # pragma: no cover

@@ -100,6 +100,7 @@ class Trainer:
         self._tasks = list(tasks) if tasks is not None else None
         self.progress = progress
         self._stop_signal: int | None = None
+        self._references: dict[str, Any] = {}  # task id -> reference RenderResult
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -280,9 +281,17 @@ class Trainer:
             for members in groups:
                 for r, found in zip(members, detect_defects([m.result for m in members])):
                     r.defects = found
-        for task, members in zip(tasks, groups):
-            for r in members:
-                r.reward = score(r.result, r.defects, task.required_texts, cfg.fidelity_weight)
+        with timer("fidelity"):
+            fidelity = self.fidelity(tasks, groups)
+        for task, members, fids in zip(tasks, groups, fidelity):
+            for r, fid in zip(members, fids):
+                r.reward = score(
+                    r.result,
+                    r.defects,
+                    task.required_texts,
+                    cfg.fidelity_weight,
+                    reference_fidelity=fid,
+                )
             adv = group_advantages([m.reward.total for m in members], scale=cfg.scale_advantages)
             for r, a in zip(members, adv):
                 r.advantage = float(a)
@@ -317,6 +326,37 @@ class Trainer:
                 for r, w in zip(members, weights):
                     r.token_weights = w
         return rollouts
+
+    def fidelity(
+        self, tasks: Sequence[Any], groups: list[list[Rollout]]
+    ) -> list[list[float | None]]:
+        """Each rollout's benchmark score against its task's reference render (None without one).
+
+        References are rendered once per task and kept: they do not change during training."""
+        from vsdpo.metrics.reference import primary_score, reference_scores
+
+        missing = [t for t in tasks if t.reference_code and t.id not in self._references]
+        if missing:
+            for t, res in zip(
+                missing,
+                self.renderer.render_many([t.reference_code for t in missing], extract=False),
+            ):
+                self._references[t.id] = res
+        out = []
+        for task, members in zip(tasks, groups):
+            ref = self._references.get(task.id)
+            if ref is None and self.domain != "slides":
+                out.append([None] * len(members))
+                continue
+            out.append(
+                [
+                    primary_score(self.domain, reference_scores(self.domain, r.result, ref))
+                    if r.result.ok
+                    else 0.0
+                    for r in members
+                ]
+            )
+        return out
 
     def _micro_batches(self, n: int) -> list[list[int]]:
         size = self.cfg.micro_batch
