@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -86,6 +87,7 @@ class StepTiming:
     wall_s: float
     completion_tokens: int
     rollouts: int
+    load_1min: float | None = None  # the machine's load average when the step ended
 
     @property
     def other_s(self) -> float:
@@ -226,11 +228,19 @@ def profile_preset(
                     wall_s=wall,
                     completion_tokens=sum(len(r.completion_ids) for r in rollouts),
                     rollouts=len(rollouts),
+                    load_1min=_load_1min(),
                 )
             )
     del trainer
     _free_memory()
     return profile
+
+
+def _load_1min() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def _free_memory() -> None:
@@ -292,9 +302,15 @@ def normalised_table(profiles: Sequence[PresetProfile]) -> str:
             lambda p: _s(p.per_1k_tokens(p.method_s)),
         ),
         ("credit % of step", lambda p: f"{100 * p.mean_phase('credit') / p.step_s:.3f}"),
+        ("machine load (1-min avg) after each step", _loads),
     ]
     rows = [[name, *(fmt(p) for p in profiles)] for name, fmt in lines]
     return markdown_table(headers, rows, align="l" + "r" * len(profiles))
+
+
+def _loads(p: PresetProfile) -> str:
+    loads = [s.load_1min for s in p.steps if s.load_1min is not None]
+    return ", ".join(f"{x:.1f}" for x in loads) or "n/a"
 
 
 def preset_ratios(profiles: Sequence[PresetProfile]) -> dict[str, dict[str, float]]:
@@ -417,7 +433,9 @@ def build_report(
 
 def parse_args(argv: Sequence[str], prog: str) -> argparse.Namespace:
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__.split("\n\n")[0].replace("``", "")
+    )
     parser.add_argument("--model", help="model id or path (default: the embedded SmolLM2-135M)")
     parser.add_argument("--tasks", default=defaults.tasks, help="task suite (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=2, help="measured steps (default: 2)")
@@ -477,6 +495,12 @@ def main(argv: Sequence[str] | None = None, prog: str = "vsdpo bench train") -> 
         for preset in args.preset_list:
             print(f"{prog}: {preset} ...", file=sys.stderr, flush=True)
             profiles.append(profile_preset(preset, settings, batches, Path(tmp)))
+            done = profiles[-1]
+            print(
+                f"{prog}: {preset}: {done.step_s:.2f} s/step, {done.tokens:.0f} completion tokens",
+                file=sys.stderr,
+                flush=True,
+            )
         if args.trl:
             from vsdpo.bench.trl_step import profile_trl
 

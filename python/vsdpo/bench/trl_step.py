@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import statistics
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -197,7 +198,8 @@ def _profile_trl(settings: Any, batches: Sequence[Sequence[Any]], workdir: Path)
             processing_class=loaded.tokenizer,
             callbacks=[clock],
         )
-        trainer.train()
+        with contextlib.redirect_stdout(sys.stderr):  # its end-of-training summary
+            trainer.train()
         del trainer, loaded
 
     measured = clock.seconds[settings.warmup :]

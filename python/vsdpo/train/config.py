@@ -44,7 +44,9 @@ class TrainConfig:
         default=None,
     )
     tasks: str = _opt(
-        "task suite ('builtin:chart') or a tasks .jsonl file", default="builtin:chart"
+        "task suite (builtin:chart, builtin:web, builtin:slides), a tasks .jsonl file, or a "
+        "ChartMimic/Design2Code-layout directory",
+        default="builtin:chart",
     )
     split: str = _opt("which split of the suite to train on", default="train")
     output_dir: str = _opt("where checkpoints, logs and the report go", default="runs/train")
