@@ -26,6 +26,7 @@ REPORTED = (
     "generate",
     "render",
     "defects",
+    "fidelity",
     "credit",
     "teacher_forward",
     "student_forward",
@@ -67,12 +68,13 @@ def test_json_has_positive_timings_and_finite_ratios(bench_run) -> None:
         mean = entry["mean"]
         assert len(entry["steps"]) == 1
         assert mean["step_s"] > 0 and mean["completion_tokens"] > 0
+        phases = mean["phases"]
+        assert set(REPORTED) <= set(phases)
         for phase in ("generate", "render", "defects", "credit", "student_forward"):
-            assert mean[phase] > 0, (preset, phase)
-        assert (mean["teacher_forward"] > 0) == (preset != "grpo")
-        # the phases and "other" add up to the step
-        total = sum(mean[p] for p in (*REPORTED, "reference_forward"))
-        assert total == pytest.approx(mean["step_s"], rel=1e-6)
+            assert phases[phase] > 0, (preset, phase)
+        assert (phases["teacher_forward"] > 0) == (preset != "grpo")
+        # every timed phase is reported: with "other" they add up to the step
+        assert sum(phases.values()) == pytest.approx(mean["step_s"], rel=1e-6)
         assert 0 < mean["credit_percent"] < 100
     for name in ("sdpo/grpo", "vsdpo/grpo"):
         for kind, value in doc["ratios"][name].items():
@@ -99,9 +101,9 @@ def test_ratios_follow_from_the_phases() -> None:
 def test_trl_sdpo_step_on_the_tiny_model(tiny_model_dir, tmp_path, capsys) -> None:
     """TRL's SDPOTrainer, one step on the same settings, plus one vsdpo step to compare with.
 
-    Marked slow: about 40 s on the shared 2-core machine, most of it fixed cost (importing
-    ``trl.experimental`` alone took 17 s under load, then building a transformers Trainer and a
-    second sandbox pool); the TRL step itself on the tiny model is well under a second."""
+    Marked slow: 10 s on the 2-core machine when it is quiet, 42 s under a load of 10, most of
+    it fixed cost (importing ``trl.experimental`` took 17 s under that load, then a transformers
+    Trainer and a second sandbox pool are built)."""
     rc = main(["--model", str(tiny_model_dir), *TINY, "--presets", "vsdpo", "--out", str(tmp_path)])
     assert rc == 0
     doc = json.loads((tmp_path / "train_step.json").read_text())

@@ -37,11 +37,13 @@ from vsdpo.bench.timing import command_line, machine_description, markdown_table
 from vsdpo.train.config import DISTILL_MODES, PRESETS, TrainConfig, from_sources
 from vsdpo.train.trainer import PhaseTimer
 
-#: the timer's phases in step order (``reference_forward`` only appears with a KL penalty)
+#: the timer's phases in step order (``reference_forward`` only appears with a KL penalty); a
+#: phase the trainer times that is not listed here is reported too, after these
 PHASES = (
     "generate",
     "render",
     "defects",
+    "fidelity",
     "credit",
     "teacher_forward",
     "reference_forward",
@@ -129,17 +131,31 @@ class PresetProfile:
         return self.step_s - sum(self.mean_phase(p) for p in SHARED_PHASES)
 
     def summary(self) -> dict[str, Any]:
-        out: dict[str, Any] = {p: self.mean_phase(p) for p in (*PHASES, OTHER)}
-        out.update(
-            step_s=self.step_s,
-            completion_tokens=self.tokens,
-            credit_percent=100.0 * self.mean_phase("credit") / self.step_s if self.step_s else 0.0,
-            student_fwd_bwd_s_per_1k_tokens=self.per_1k_tokens(self.student_s),
-            teacher_forward_s_per_1k_tokens=self.per_1k_tokens(self.mean_phase("teacher_forward")),
-            step_s_per_1k_tokens=self.per_1k_tokens(self.step_s),
-            step_without_generate_render_s=self.method_s,
-        )
-        return out
+        return {
+            "phases": {p: self.mean_phase(p) for p in phase_names([self])},
+            "step_s": self.step_s,
+            "completion_tokens": self.tokens,
+            "credit_percent": 100.0 * self.mean_phase("credit") / self.step_s
+            if self.step_s
+            else 0.0,
+            "student_fwd_bwd_s_per_1k_tokens": self.per_1k_tokens(self.student_s),
+            "teacher_forward_s_per_1k_tokens": self.per_1k_tokens(
+                self.mean_phase("teacher_forward")
+            ),
+            "step_s_per_1k_tokens": self.per_1k_tokens(self.step_s),
+            "step_without_generate_render_s": self.method_s,
+        }
+
+
+def phase_names(profiles: Sequence[PresetProfile]) -> list[str]:
+    """:data:`PHASES` (``reference_forward`` only when timed), then any other phase the trainer
+    timed, in the order first seen, then ``other``."""
+    seen: list[str] = []
+    for p in profiles:
+        for step in p.steps:
+            seen += [name for name in step.phases if name not in seen]
+    names = [n for n in PHASES if n != "reference_forward" or n in seen]
+    return [*names, *(n for n in seen if n not in PHASES), OTHER]
 
 
 @dataclass
@@ -270,9 +286,7 @@ def phase_table(profiles: Sequence[PresetProfile]) -> str:
     for p in profiles:
         headers += [f"{p.preset} s", f"{p.preset} %"]
     rows = []
-    for phase in (*PHASES, OTHER):
-        if phase == "reference_forward" and not any(p.mean_phase(phase) for p in profiles):
-            continue
+    for phase in phase_names(profiles):
         row = [phase]
         for p in profiles:
             s = p.mean_phase(phase)

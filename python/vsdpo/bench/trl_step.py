@@ -7,7 +7,8 @@ completion and prompt lengths, the same divergence, teacher weights, IS clip, le
 gradient clipping, GRPO and distillation weighted 0.5 : 1 (TRL's convex ``distillation_weight``
 = 2/3), and a successful sibling as the teacher's demonstration at the same reward threshold.
 The reward function is ours: it renders every completion in the sandbox, detects defects per
-group and scores them, so TRL's step pays for rendering as ours does.
+group and scores them (with the fidelity to the task's reference render, rendered once per
+task, as the trainer does), so TRL's step pays for rendering as ours does.
 
 What is not the same (and cannot be, in TRL): its feedback is a dataset column, one fixed text
 per prompt known before sampling, so the bench gives it a static stand-in; nothing is rendered
@@ -128,6 +129,7 @@ def _profile_trl(settings: Any, batches: Sequence[Sequence[Any]], workdir: Path)
     from trl.experimental.sdpo import SDPOTrainer
 
     from vsdpo.defects import detect_defects
+    from vsdpo.metrics.reference import primary_score, reference_scores
     from vsdpo.model import load_model
     from vsdpo.render import open_renderer
     from vsdpo.rewards import score
@@ -151,12 +153,24 @@ def _profile_trl(settings: Any, batches: Sequence[Sequence[Any]], workdir: Path)
     )
     tokens_per_call: list[int] = []
     rewards_seen: list[float] = []
+    references: dict[str, Any] = {}  # task id -> its reference render, made once (as ours)
 
     with contextlib.ExitStack() as stack:
         renderer = stack.enter_context(open_renderer(domain, workers=cfg.render_workers))
 
+        def fidelity(task: Any, result: Any) -> float | None:
+            """The trainer's reference fidelity (Trainer.fidelity) for one rollout."""
+            if task.reference_code and task.id not in references:
+                references[task.id] = renderer.render_many([task.reference_code], extract=False)[0]
+            ref = references.get(task.id)
+            if ref is None and domain != "slides":
+                return None
+            if not result.ok:
+                return 0.0
+            return primary_score(domain, reference_scores(domain, result, ref))
+
         def chart_reward(completions, completion_ids, task_index, **_: Any) -> list[float]:
-            """Ours: render every completion, detect defects per group, score."""
+            """Ours: render every completion, detect defects per group, score (with fidelity)."""
             texts = [c[-1]["content"] if isinstance(c, list) else c for c in completions]
             results = renderer.render_many(texts)
             g = settings.group_size
@@ -165,7 +179,13 @@ def _profile_trl(settings: Any, batches: Sequence[Sequence[Any]], workdir: Path)
                 group = results[start : start + g]
                 for k, (res, found) in enumerate(zip(group, detect_defects(group))):
                     task = tasks[task_index[start + k]]
-                    reward = score(res, found, task.required_texts, cfg.fidelity_weight)
+                    reward = score(
+                        res,
+                        found,
+                        task.required_texts,
+                        cfg.fidelity_weight,
+                        reference_fidelity=fidelity(task, res),
+                    )
                     out.append(reward.total)
             tokens_per_call.append(sum(len(ids) for ids in completion_ids))
             rewards_seen.extend(out)
