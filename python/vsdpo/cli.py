@@ -241,7 +241,9 @@ def build_parser() -> argparse.ArgumentParser:
         "tasks already in OUTPUT_DIR/results.jsonl are not redone.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--model", help="HF id (local cache), path, or a run's final/ (default: smollm2)")
+    p.add_argument(
+        "--model", help="HF id (local cache), path, or a run's final/ (default: smollm2)"
+    )
     p.add_argument("--tasks", default="builtin:chart", help="task suite or directory")
     p.add_argument("--split", default="test", choices=("train", "test", "all"))
     p.add_argument("--limit", type=int, help="evaluate only the first N tasks")

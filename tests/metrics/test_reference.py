@@ -43,7 +43,9 @@ def test_no_reference_means_no_scores_and_text_fidelity_is_used(renders) -> None
     with pytest.raises(ValueError, match="unknown domain"):
         reference_scores("video", ref, ref)
     # the reward takes the reference score as fidelity when there is one
-    r = score(ref, [], required_texts=("Sales", "Missing"), fidelity_weight=0.5, reference_fidelity=0.8)
+    r = score(
+        ref, [], required_texts=("Sales", "Missing"), fidelity_weight=0.5, reference_fidelity=0.8
+    )
     assert r.fidelity == 0.8 and r.total == pytest.approx(0.5 * 1.0 + 0.5 * 0.8)
     r = score(ref, [], required_texts=("Sales", "Missing"), fidelity_weight=0.5)
     assert r.fidelity == 0.5
