@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vsdpo.evaluate.slide_planting import SLIDE_PLANTERS
+from vsdpo.tasks.suite import draw_suite
 from vsdpo.tasks.task import Task, estimate_tokens
 
 #: bump whenever a change alters any generated task
@@ -602,17 +603,4 @@ def fits_budget(task: Task) -> bool:
 def generate(counts: dict[str, int] | None = None) -> list[Task]:
     """The built-in slide tasks (all splits), in a fixed order: tier by tier, by index; a task
     that does not fit the budgets or repeats an earlier one's prompt is redrawn."""
-    counts = COUNTS if counts is None else counts
-    out: list[Task] = []
-    seen: set[str] = set()
-    for tier, n in counts.items():
-        for i in range(n):
-            for draw in range(50):
-                task = BUILDERS[tier](i, draw)
-                if fits_budget(task) and task.prompt not in seen:
-                    break
-            else:  # pragma: no cover
-                raise AssertionError(f"no fitting, new draw of slides/{tier}/{i}")
-            seen.add(task.prompt)
-            out.append(task)
-    return out
+    return draw_suite(DOMAIN, BUILDERS, COUNTS if counts is None else counts, fits_budget)
