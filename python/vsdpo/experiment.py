@@ -11,6 +11,7 @@ evaluation is reused, an interrupted one is continued.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -184,7 +185,11 @@ def plot_curves(curves: dict[str, list[dict[str, Any]]], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].legend()
     fig.tight_layout()
-    fig.savefig(path)
+    buffer = io.BytesIO()  # not a path: see vsdpo.train.report._Plotter.save
+    fig.savefig(buffer, format="png")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(buffer.getvalue())
+    tmp.replace(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import io
 import json
 import math
 import os
@@ -580,7 +581,11 @@ class _Plotter:
     def save(self, fig: Any, name: str) -> Path:
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / f"{name}.png"
-        _atomic_replace(path, lambda tmp: fig.savefig(tmp, format="png"))
+        # into a buffer, not a path: a host process that ran a chart program in-process (the
+        # renderer's tests do) has matplotlib's path savefig hooked to record instead of write
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        _atomic_replace(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
         return path
 
     def lines(self, ax: Any, keys: Sequence[tuple[str, str, str]]) -> int:
