@@ -187,6 +187,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         tasks=args.tasks,
         split=args.split,
         limit=args.limit,
+        per_tier=args.per_tier,
         output_dir=args.output_dir,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
@@ -247,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", default="builtin:chart", help="task suite or directory")
     p.add_argument("--split", default="test", choices=("train", "test", "all"))
     p.add_argument("--limit", type=int, help="evaluate only the first N tasks")
+    p.add_argument("--per-tier", type=int, help="evaluate only the first N tasks of each tier")
     p.add_argument("--output-dir", default="runs/eval")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-new-tokens", type=int, default=256)

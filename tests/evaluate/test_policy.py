@@ -41,6 +41,23 @@ def test_eval_writes_results_summary_and_report_and_resumes(tiny_model_dir, tmp_
     assert again["overall"] == summary["overall"]
 
 
+def test_per_tier_takes_the_first_tasks_of_every_tier(tiny_model_dir, tmp_path) -> None:
+    cfg = EvalConfig(
+        model=str(tiny_model_dir),
+        split="test",
+        per_tier=1,
+        output_dir=str(tmp_path),
+        max_new_tokens=8,
+        batch_size=4,
+        render_workers=1,
+        progress=False,
+    )
+    summary = evaluate(cfg)
+    tiers = {t.tier for t in load_tasks("builtin:chart", "test")}
+    assert set(summary["tiers"]) == tiers
+    assert all(b["n"] == 1 for b in summary["tiers"].values())
+
+
 def test_summarise_counts_rates_and_defects_per_kind() -> None:
     def row(tier, ok, defects):
         return {

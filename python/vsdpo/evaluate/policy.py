@@ -31,6 +31,7 @@ class EvalConfig:
     tasks: str = "builtin:chart"
     split: str = "test"
     limit: int | None = None  # evaluate only the first N tasks of the split
+    per_tier: int | None = None  # or only the first N tasks of each difficulty tier
     output_dir: str = "runs/eval"
     batch_size: int = 8
     max_new_tokens: int = 256
@@ -102,6 +103,14 @@ class Evaluator:
 
         cfg = self.cfg
         tasks = self._tasks if self._tasks is not None else load_tasks(cfg.tasks, cfg.split)
+        if cfg.per_tier is not None:
+            taken: dict[str, int] = defaultdict(int)
+            kept = []
+            for t in tasks:
+                if taken[t.tier] < cfg.per_tier:
+                    taken[t.tier] += 1
+                    kept.append(t)
+            tasks = kept
         if cfg.limit is not None:
             tasks = tasks[: cfg.limit]
         if not tasks:
