@@ -83,12 +83,6 @@ class Evaluator:
         self._loaded = loaded
         self._tasks = list(tasks) if tasks is not None else None
 
-    def _prompt_ids(self, tokenizer: Any, message: str) -> list[int]:
-        from vsdpo.model import chat_prompt
-
-        text = chat_prompt(tokenizer, [{"role": "user", "content": message}])
-        return tokenizer(text, add_special_tokens=False)["input_ids"][-self.cfg.max_prompt_tokens :]
-
     def run(self) -> dict[str, Any]:
         import torch
         from tqdm.auto import tqdm
@@ -99,6 +93,7 @@ class Evaluator:
         from vsdpo.render import open_renderer
         from vsdpo.rewards import score
         from vsdpo.tasks import load_tasks
+        from vsdpo.train.prompts import build_prompt
         from vsdpo.train.rollout import sample_groups
 
         cfg = self.cfg
@@ -149,7 +144,10 @@ class Evaluator:
                     rollouts = sample_groups(
                         model,
                         tokenizer,
-                        [self._prompt_ids(tokenizer, t.prompt) for t in batch],
+                        [
+                            build_prompt(tokenizer, None, t.prompt, cfg.max_prompt_tokens)
+                            for t in batch
+                        ],
                         1,
                         max_new_tokens=cfg.max_new_tokens,
                         temperature=cfg.temperature,

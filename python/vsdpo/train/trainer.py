@@ -218,9 +218,6 @@ class Trainer:
         start = self.state.data_position + rank * self.cfg.prompts_per_step
         return [self._task_at(start + k) for k in range(self.cfg.prompts_per_step)]
 
-    def prompt_ids(self, message: str, limit: int) -> list[int]:
-        return build_prompt(self.tokenizer, None, message, limit).ids
-
     def _reference_images(self, task: Any) -> list[str]:
         """The task's reference image, for a VLM (a text model never sees images)."""
         return [task.reference_image] if self.processor is not None and task.reference_image else []
