@@ -343,3 +343,71 @@ def test_without_tracing_the_page_is_captured_at_its_full_height(chromium_execut
     assert result.elements == []
     assert result.image.shape[:2] == (1500, 1280)
     assert tuple(result.image[700, 640]) == (0x12, 0x34, 0x56)
+
+
+# A scripted page that tries to reach the renders after it: globals, a timer rewriting the
+# document, storage, and a patched prototype the in-page walk relies on
+POISON = """<html><body><p id="x">before</p><script>
+window.leaked = 1;
+localStorage.setItem("leaked", "1");
+setInterval(() => {
+  if (!document.getElementById("x")) document.body.innerHTML = "<p>hijacked</p>";
+}, 1);
+const own = Element.prototype.getBoundingClientRect;
+Element.prototype.getBoundingClientRect = function () {
+  return document.getElementById("x") ? own.call(this) : new DOMRect(0, 0, 1, 1);
+};
+document.getElementById("x").textContent = "script ran";
+</script></body></html>"""
+PROBE = """<html><body><p id="p">probe</p><script>
+document.getElementById("p").textContent =
+  "globals " + (typeof window.leaked) + ", storage " + localStorage.getItem("leaked");
+</script></body></html>"""
+
+
+def test_static_pages_load_in_place_and_nothing_of_a_scripted_page_reaches_them(
+    chromium_executable,
+):
+    from vsdpo.render.web import WebRenderer
+
+    static = "<html><body><h1>static page</h1><p>second line</p></body></html>"
+    # html.parser reads "<!-->" as the start of a comment running to "-->", Chromium as an empty
+    # comment: the script is hidden from the check, and must still not run in place
+    hidden = '<p id="h">hidden script stayed off</p><!--><script>h.textContent="ran"</script>-->'
+    # one tab: every page follows the one before it in the same window
+    with WebRenderer(concurrency=1, executable=chromium_executable, timeout_s=10) as r:
+        first = r.render(static, extract=False)
+        poisoned = r.render(POISON, extract=False)
+        after = r.render_many([static, hidden, PROBE, static], extract=False)
+        assert r._tabs.qsize() == 1
+        tab = r._tabs.get_nowait()
+        r._tabs.put_nowait(tab)
+        origin_after_static = tab.origin
+    assert only_text(poisoned, "script ran")  # scripted pages run their scripts
+    for res in (first, after[0], after[3]):
+        heading = only_text(res, "static page")
+        # the true boxes: neither the timer nor the patched prototype reached this page
+        assert heading.bbox[2] - heading.bbox[0] > 100
+        assert not any(e.text == "hijacked" for e in res.elements)
+    assert only_text(after[1], "hidden script stayed off")
+    # the next scripted page starts at a fresh origin with fresh globals and storage
+    assert only_text(after[2], "globals undefined, storage null")
+    assert origin_after_static is not None and origin_after_static.endswith(".vsdpo.invalid")
+
+
+def test_in_place_and_navigated_renders_are_the_same(chromium_executable, assets):
+    from vsdpo.render.web import WebRenderer
+
+    pages = [BASIC, *DEFECT_PAGES.values()]
+    out = {}
+    for mode in ("auto", "always"):
+        with WebRenderer(concurrency=1, executable=chromium_executable, navigation=mode) as r:
+            out[mode] = r.render_many(pages, extract=False, base_dirs=[assets] * len(pages))
+    for a, b in zip(out["auto"], out["always"]):
+        assert a.ok and b.ok
+        assert np.array_equal(a.image, b.image)
+        assert [(e.kind, e.bbox, e.text, e.source) for e in a.elements] == [
+            (e.kind, e.bbox, e.text, e.source) for e in b.elements
+        ]
+    with pytest.raises(ValueError, match="navigation"):
+        WebRenderer(executable=chromium_executable, navigation="never")

@@ -11,6 +11,7 @@ from vsdpo.render.web_source import (
     css_rules,
     element_source,
     normalise_selector,
+    runs_scripts,
     trace_source,
 )
 
@@ -134,3 +135,36 @@ def test_element_source_of_a_box_and_of_a_text_run():
     unknown_chunk = element_source(smap, {"kind": "text", "tag": p1.id, "textIndex": 5}, {})
     assert unknown_chunk == [p1.span]
     assert element_source(smap, {"kind": "container", "tag": None}, {}) == []
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<p>static</p>", False),
+        ("<script>x = 1</script>", True),
+        ('<script type="module">import "a"</script>', True),
+        ('<script type=" Text/JavaScript ">x</script>', True),
+        ('<script type="application/ld+json">{"a": 1}</script>', False),
+        ('<script type="text/template"><b>x</b></script>', False),
+        ('<a href="#" onclick="go()">x</a>', False),  # needs a click: never during a render
+        ('<a href="javascript:void(0)">menu</a>', False),
+        ('<img src="a.png" onerror="this.src=\'b.png\'">', True),
+        ('<body onload="start()"><p>x</p></body>', True),
+        ('<a onmouseover="show()">hover</a>', True),  # scrolling can fire hover handlers
+        ('<input autofocus onfocus="f()">', True),
+        ('<iframe srcdoc="<p>x</p>"></iframe>', True),
+        ('<object data="x.svg"></object>', True),
+        ('<meta http-equiv="Refresh" content="0; url=/next">', True),
+        ('<meta http-equiv="content-type" content="text/html">', False),
+        ('<svg><animate onbegin="f()"/></svg>', True),
+        ("<textarea><script>not a tag here</script></textarea>", False),
+    ],
+)
+def test_pages_that_run_scripts_while_rendering(html, expected):
+    assert trace_source(html).runs_scripts is expected
+
+
+def test_runs_scripts_reads_one_start_tag():
+    assert runs_scripts("script", [])
+    assert not runs_scripts("div", [("class", "onload")])
+    assert runs_scripts("div", [("onanimationend", "f()")])

@@ -8,8 +8,17 @@ stays alive for the renderer's lifetime. Pages are untrusted, so:
   plain files under that folder (the Design2Code pages' ``rick.jpg``); everything else is
   aborted and reported (``RenderResult.stdout`` and the root element's ``meta``). ``data:`` URLs
   never reach the network. No ``file://`` URL is ever opened, so a page cannot show local files;
-* each render loads the page at a fresh origin (``http://rN.vsdpo.invalid/``), so storage of one
-  page is never seen by the next, cookies are cleared between renders, and pop-ups are closed;
+* a page that runs scripts of its own (:func:`~vsdpo.render.web_source.runs_scripts`: a
+  ``<script>``, an ``onload``...) is loaded by a navigation to a fresh origin
+  (``http://rN.vsdpo.invalid/``) with scripts on, so nothing of one page (globals, timers,
+  storage, patched prototypes) is seen by the next; cookies are cleared after it and pop-ups
+  are closed;
+* a static page is written into the tab's current document in place (``document.open``, what
+  Playwright's ``set_content`` does) with script execution off: a navigation costs about 60 ms
+  of CPU even for an empty page, the in-place load about 5. The document it replaces was itself
+  loaded with scripts off, so no page script has ever run in that window, and with scripts off
+  none can run now; a tab that last showed a scripted page navigates first. Pages render the
+  same either way (``navigation="always"`` navigates for every page);
 * scripts run (pages may need them) but the whole render has a deadline: a page that hangs or
   crashes its renderer gives an :class:`~vsdpo.artifact.ExecError` ("Timeout" / "Crash") and its
   tab, or the browser if the tab cannot be closed, is replaced; the caller never hangs.
@@ -19,7 +28,8 @@ work runs on the renderer's own thread (an asyncio loop driving Playwright's asy
 to ``concurrency`` pages render at once, each in its own reused tab (tab and context re-creation
 are most of a naive render's cost). :meth:`WebRenderer.render_many` keeps them all busy.
 
-Cost (a 2-core machine is saturated by two tabs): parsing a page overlaps the renders before it,
+Cost (a 2-core machine is saturated by two tabs): static pages load in place (above), parsing a
+page overlaps the renders before it,
 the capture is the DevTools ``Page.captureScreenshot`` of the whole canvas with fast PNG
 compression (the same pixels as Playwright's full-page screenshot, at about half its cost),
 decoding runs off the loop while the tab renders the next page, and a navigation reuses the
@@ -85,9 +95,14 @@ BASE_CHROMIUM_ARGS = (
 CHROMIUM_ARGS = (
     *BASE_CHROMIUM_ARGS,
     # a navigation reuses the tab's render frame instead of building a new one per document
-    # (RenderDocument): about 15 % of a render's cost on a 2-core machine. Chromium keeps only
-    # one --disable-features, so Playwright's own list is repeated here
-    "--disable-features=" + ",".join(_PLAYWRIGHT_DISABLED_FEATURES + ("RenderDocument",)),
+    # (RenderDocument): about 15 % of a render's cost on a 2-core machine; and no spare renderer
+    # process is kept warm (SpareRendererForSitePerProcess), which had each navigation move to a
+    # new process: about 10 % more. Chromium keeps only one --disable-features, so Playwright's
+    # own list is repeated here
+    "--disable-features="
+    + ",".join(
+        _PLAYWRIGHT_DISABLED_FEATURES + ("RenderDocument", "SpareRendererForSitePerProcess")
+    ),
 )
 _ORIGIN_HOST = "vsdpo.invalid"
 _WALK_JS = (Path(__file__).with_name("web_elements.js")).read_text(encoding="utf-8")
@@ -109,8 +124,8 @@ def find_chromium() -> str | None:
 class _Job:
     """One render's page and what its route may serve."""
 
-    url: str
-    origin: str
+    url: str | None  # the navigation's URL; None when the page is written in place
+    origin: str  # relative URLs of the page resolve here
     html: bytes
     base_dir: Path | None
     blocked: list[str] = field(default_factory=list)
@@ -125,6 +140,9 @@ class _Tab:
         self.cdp = cdp  # the page's DevTools session, for the capture
         self.job: _Job | None = None
         self.crashed = False
+        self.scripts_on = True  # page scripts may run (Emulation.setScriptExecutionDisabled)
+        self.origin: str | None = None  # the current document's origin (None: about:blank)
+        self.pristine = False  # no page script has ever run in the current window
 
 
 class WebRenderer:
@@ -133,7 +151,8 @@ class WebRenderer:
     ``concurrency`` tabs render at once; ``timeout_s`` bounds each render (load, walk and
     screenshot); ``javascript=False`` stops page scripts (the walk still runs); ``trace=False``
     skips the in-page walk (image only); ``image_format`` ``"png"`` (exact pixels, default) or
-    ``"jpeg"`` (cheaper to capture and decode)."""
+    ``"jpeg"`` (cheaper to capture and decode); ``navigation`` ``"auto"`` (static pages load in
+    place, see the module's docstring) or ``"always"`` (every page gets a navigation)."""
 
     def __init__(
         self,
@@ -148,9 +167,13 @@ class WebRenderer:
         max_height: int = 8192,
         max_elements: int = 8000,
         executable: str | None = None,
+        navigation: str = "auto",
     ) -> None:
         if image_format not in ("png", "jpeg"):
             raise ValueError(f"image_format must be 'png' or 'jpeg', got {image_format!r}")
+        if navigation not in ("auto", "always"):
+            raise ValueError(f"navigation must be 'auto' or 'always', got {navigation!r}")
+        self.navigation = navigation
         self.executable = executable or find_chromium()
         if self.executable is None:
             raise RuntimeError(
@@ -300,6 +323,7 @@ class WebRenderer:
         )
         page = await context.new_page()
         tab = _Tab(context, page, await context.new_cdp_session(page))
+        tab.scripts_on = self.javascript
 
         async def route(route: Any) -> None:
             await self._serve(tab, route)
@@ -314,7 +338,7 @@ class WebRenderer:
         url = route.request.url
         job = tab.job
         try:
-            if job is not None and url == job.url:
+            if job is not None and job.url is not None and url == job.url:
                 await route.fulfill(body=job.html, content_type="text/html; charset=utf-8")
                 return
             body = self._local_file(job, url) if job is not None else None
@@ -346,16 +370,19 @@ class WebRenderer:
         self, code: str, offset: int, smap: SourceMap, base_dir: Path | None, parse_s: float
     ) -> RenderResult:
         tab = await self._tabs.get()
-        n = next(self._origins)
-        origin = f"http://r{n}.{_ORIGIN_HOST}"
-        job = _Job(f"{origin}/", origin, smap.annotated.encode("utf-8"), base_dir)
+        static = not (smap.runs_scripts and self.javascript)
+        if static and tab.pristine and tab.origin is not None and self.navigation == "auto":
+            job = _Job(None, tab.origin, smap.annotated.encode("utf-8"), base_dir)
+        else:
+            origin = f"http://r{next(self._origins)}.{_ORIGIN_HOST}"
+            job = _Job(f"{origin}/", origin, smap.annotated.encode("utf-8"), base_dir)
         timings = {"parse": parse_s}
         t0 = time.perf_counter()
         healthy = False
         try:
             tab.job = job
             value = await asyncio.wait_for(
-                self._load_and_walk(tab, job, smap, timings), self.timeout_s
+                self._load_and_walk(tab, job, smap, static, timings), self.timeout_s
             )
             healthy = not tab.crashed
         except asyncio.TimeoutError:
@@ -373,7 +400,7 @@ class WebRenderer:
             return self._failure(code, offset, kind, message, timings, t0)
         finally:
             tab.job = None
-            await self._recycle(tab, healthy)
+            await self._recycle(tab, healthy, clear_cookies=not static)
         # decoding and building elements off the loop: the tab is already rendering the next page
         try:
             return await self._loop.run_in_executor(
@@ -383,11 +410,15 @@ class WebRenderer:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             return self._failure(code, offset, "RenderError", message, timings, t0)
 
-    async def _recycle(self, tab: _Tab, healthy: bool) -> None:
-        """Give the tab back, or replace it (and the browser, if it is gone or stuck)."""
+    async def _recycle(self, tab: _Tab, healthy: bool, clear_cookies: bool = True) -> None:
+        """Give the tab back, or replace it (and the browser, if it is gone or stuck).
+
+        ``clear_cookies=False`` after a static page: with scripts off and no ``Set-Cookie`` in
+        what the route serves, it cannot have set any."""
         if healthy:
             try:
-                await asyncio.wait_for(tab.context.clear_cookies(), 5)
+                if clear_cookies:
+                    await asyncio.wait_for(tab.context.clear_cookies(), 5)
                 self._tabs.put_nowait(tab)
                 return
             except Exception:
@@ -400,12 +431,26 @@ class WebRenderer:
             return
         self._tabs.put_nowait(fresh)
 
+    async def _load(self, tab: _Tab, job: _Job, static: bool) -> None:
+        """Load the page: in place when ``job.url`` is None, else by navigating to it."""
+        if tab.scripts_on == static:
+            # on the tab's own DevTools session: it holds until changed, across navigations
+            await tab.cdp.send("Emulation.setScriptExecutionDisabled", {"value": static})
+            tab.scripts_on = not static
+        if job.url is None:
+            await tab.page.set_content(job.html.decode("utf-8"), wait_until="load")
+            return
+        tab.pristine = False  # until the new document is there
+        await tab.page.goto(job.url, wait_until="load")
+        tab.origin = job.origin
+        tab.pristine = static
+
     async def _load_and_walk(
-        self, tab: _Tab, job: _Job, smap: SourceMap, timings: dict[str, float]
+        self, tab: _Tab, job: _Job, smap: SourceMap, static: bool, timings: dict[str, float]
     ) -> dict[str, Any]:
         page = tab.page
         t = time.perf_counter()
-        await page.goto(job.url, wait_until="load")
+        await self._load(tab, job, static)
         timings["load"] = time.perf_counter() - t
         raw: dict[str, Any] = {}
         if self.trace:
@@ -477,10 +522,12 @@ class WebRenderer:
 
         t = time.perf_counter()
         picture = Image.open(io.BytesIO(value["shot"]))
-        width, height = self.viewport[0], value["height"]
-        if picture.width > width or picture.height > height:
-            picture = picture.crop((0, 0, min(picture.width, width), min(picture.height, height)))
-        image = np.asarray(picture.convert("RGB"))
+        if picture.mode != "RGB":  # Chromium's PNG of an opaque page is RGB already
+            picture = picture.convert("RGB")
+        # one copy out of Pillow; the crop (a capture a pixel too big) is a view of it
+        image = np.asarray(picture)[: value["height"], : self.viewport[0]]
+        if not image.flags.c_contiguous:
+            image = np.ascontiguousarray(image)
         timings["decode"] = time.perf_counter() - t
         raw = value["raw"]
         elements = to_elements(raw, smap) if raw else []

@@ -10,7 +10,9 @@ the position of every tag and text chunk) and returns a :class:`SourceMap`:
 * every non-blank text chunk gets its line span, numbered among its tag's text chunks (the
   in-page script numbers DOM text nodes the same way);
 * every CSS rule of every ``<style>`` block gets its selector and line span in the submitted HTML,
-  numbered in source order per block (the in-page script lines them up with the CSSOM rules).
+  numbered in source order per block (the in-page script lines them up with the CSSOM rules);
+* whether the page would run any script of its own while it is rendered (:func:`runs_scripts`):
+  the renderer loads pages that would not with scripts off and without a navigation.
 
 Lines are 1-based lines of the submitted code, with the line breaks of :mod:`vsdpo.code`
 (``\\r\\n``, ``\\r``, ``\\n``), whatever the parser counts internally.
@@ -57,6 +59,51 @@ _CLOSES_P = frozenset(
 )
 _SCOPE = frozenset({"table", "ul", "ol", "dl", "select", "div", "body", "html", "td", "th"})
 _TAG_NAME = re.compile(r"<\s*[^\s/>]+")
+#: the ``type`` of a <script> the browser runs (HTML's JavaScript MIME types, "module", none)
+_SCRIPT_TYPES = frozenset(
+    "application/ecmascript application/javascript application/x-ecmascript "
+    "application/x-javascript text/ecmascript text/javascript text/javascript1.0 "
+    "text/javascript1.1 text/javascript1.2 text/javascript1.3 text/javascript1.4 "
+    "text/javascript1.5 text/jscript text/livescript text/x-ecmascript text/x-javascript "
+    "module".split()
+)
+#: elements that hold a document of their own, which may run scripts
+_NESTED_DOCUMENTS = frozenset({"iframe", "frame", "frameset", "object", "embed", "portal"})
+#: event handlers that only a user's click, key or drag fires: a render never does (hover and
+#: focus handlers are not here: scrolling and autofocus can fire them)
+_INTERACTION_HANDLERS = frozenset(
+    "onclick ondblclick onauxclick oncontextmenu onmousedown onmouseup onpointerdown onpointerup "
+    "onpointercancel onkeydown onkeyup onkeypress ontouchstart ontouchend ontouchmove "
+    "ontouchcancel ondrag ondragstart ondragend ondragenter ondragleave ondragover ondrop "
+    "oninput onbeforeinput onchange onsubmit onreset oncopy oncut onpaste onbeforecopy "
+    "onbeforecut onbeforepaste oninvalid onsearch".split()
+)
+
+
+def runs_scripts(tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    """Whether this start tag makes the page run a script of its own while it renders.
+
+    A ``<script>`` of a JavaScript type, an element holding another document, a
+    ``<meta http-equiv=refresh>``, or an event handler other than click/key/drag ones (``onload``,
+    ``onerror``, ``onmouseover``...). ``javascript:`` links need a click, so they do not count.
+
+    >>> runs_scripts("script", [("type", "application/ld+json")])
+    False
+    >>> runs_scripts("a", [("href", "#"), ("onclick", "track()")])
+    False
+    >>> runs_scripts("img", [("src", "x.png"), ("onerror", "swap(this)")])
+    True
+    """
+    if tag == "script":
+        kind = next((v for k, v in attrs if k == "type"), None)
+        return not kind or kind.strip().lower() in _SCRIPT_TYPES
+    if tag in _NESTED_DOCUMENTS:
+        return True
+    if tag == "meta" and any(
+        k == "http-equiv" and (v or "").strip().lower() == "refresh" for k, v in attrs
+    ):
+        return True
+    return any(k.startswith("on") and k not in _INTERACTION_HANDLERS for k, _ in attrs)
 
 
 @dataclass
@@ -101,6 +148,8 @@ class SourceMap:
     annotated: str  # ``code`` with data-vsdpo-id attributes (same lines)
     tags: list[TagSource]
     rules: list[CssRule]
+    #: the page runs scripts of its own while it renders (see :func:`runs_scripts`)
+    runs_scripts: bool = False
 
     def tag(self, tag_id: int) -> TagSource | None:
         return self.tags[tag_id] if 0 <= tag_id < len(self.tags) else None
@@ -135,6 +184,7 @@ class _Tracer(HTMLParser):
         self.style_blocks: list[tuple[int, int, str]] = []  # (tag id, offset, css text)
         self._pending: tuple[int, int] | None = None  # (offset, owner tag) of a text chunk
         self._raw_depth = 0  # inside textarea/title/...: tags there are text
+        self.runs_scripts = False
 
     def _here(self) -> int:
         line, col = self.getpos()
@@ -176,6 +226,8 @@ class _Tracer(HTMLParser):
         self._flush_text(start)
         if self._raw_depth:
             return
+        if not self.runs_scripts:
+            self.runs_scripts = runs_scripts(tag, attrs)
         text = self.get_starttag_text() or ""
         end = start + max(len(text) - 1, 0)
         line = self.lines.line(start)
@@ -275,7 +327,13 @@ def trace_source(code: str) -> SourceMap:
                     end_line=tracer.lines.line(offset + end),
                 )
             )
-    return SourceMap(code=code, annotated="".join(pieces), tags=tracer.tags, rules=rules)
+    return SourceMap(
+        code=code,
+        annotated="".join(pieces),
+        tags=tracer.tags,
+        rules=rules,
+        runs_scripts=tracer.runs_scripts,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,6 +341,15 @@ def trace_source(code: str) -> SourceMap:
 
 
 _GROUPING_AT_RULES = ("@media", "@supports", "@layer", "@container", "@document", "@scope")
+#: what the scanner stops at: a comment, a string (both may run to the end of an unclosed text),
+#: or one of ``{ } ;``; everything between tokens is plain text (selectors, declarations)
+_CSS_TOKEN = re.compile(
+    r"/\*[\s\S]*?(?:\*/|\Z)"
+    r"|\"(?:\\[\s\S]?|[^\"\\])*\"?"
+    r"|'(?:\\[\s\S]?|[^'\\])*'?"
+    r"|[{};]"
+)
+_NON_SPACE = re.compile(r"\S")
 
 
 def css_rules(css: str) -> list[tuple[str, int, int]]:
@@ -291,69 +358,52 @@ def css_rules(css: str) -> list[tuple[str, int, int]]:
     Rules inside grouping at-rules (``@media``, ``@supports``, ...) are included, in place;
     ``@font-face``, ``@keyframes``, ``@page`` blocks are not style rules and are skipped, as are
     comments and strings. ``start`` is the selector's first character, ``end`` the closing
-    brace (or the end of the text for an unclosed rule)."""
+    brace (or the last character of the text for an unclosed rule).
+
+    One pass over the tokens with a stack of open blocks (a regular expression finds the tokens:
+    this runs on every rendered page)."""
     out: list[tuple[str, int, int]] = []
-    _scan_block(css, 0, len(css), out)
-    return out
-
-
-def _skip_comment_or_string(css: str, i: int) -> int:
-    """The offset after the comment or string starting at ``i`` (``i`` itself if neither)."""
-    if css.startswith("/*", i):
-        end = css.find("*/", i + 2)
-        return len(css) if end < 0 else end + 2
-    if css[i] in "\"'":
-        quote, j = css[i], i + 1
-        while j < len(css) and css[j] != quote:
-            j += 2 if css[j] == "\\" else 1
-        return min(j + 1, len(css))
-    return i
-
-
-def _matching_brace(css: str, i: int, stop: int) -> int:
-    """Offset of the ``}`` closing the ``{`` at ``i`` (``stop`` when it is never closed)."""
-    depth, j = 0, i
-    while j < stop:
-        k = _skip_comment_or_string(css, j)
-        if k != j:
-            j = k
-            continue
-        if css[j] == "{":
-            depth += 1
-        elif css[j] == "}":
-            depth -= 1
-            if depth == 0:
-                return j
-        j += 1
-    return stop
-
-
-def _scan_block(css: str, i: int, stop: int, out: list[tuple[str, int, int]]) -> None:
-    prelude_start: int | None = None
-    while i < stop:
-        k = _skip_comment_or_string(css, i)
-        if k != i:
-            if css[i] != "/" and prelude_start is None:
-                prelude_start = i
-            i = k
-            continue
-        ch = css[i]
-        if ch == "{":
-            start = prelude_start if prelude_start is not None else i
-            prelude = css[start:i].strip()
-            close = _matching_brace(css, i, stop)
-            if prelude.startswith("@"):
-                if prelude.lower().startswith(_GROUPING_AT_RULES):
-                    _scan_block(css, i + 1, close, out)
-            elif prelude:
-                out.append((" ".join(prelude.split()), start, min(close, len(css) - 1)))
-            i, prelude_start = close + 1, None
-            continue
-        if ch == ";" or ch == "}":  # the end of an @import / @charset, or a stray brace
+    # one entry per open "{": the index in ``out`` of the rule it opened, GROUP (rules inside
+    # are scanned) or SKIP (an at-rule's or a rule's inner block: only braces are counted)
+    group, skip = -1, -2
+    blocks: list[int] = []
+    prelude_start: int | None = None  # first character of the text before the next "{"
+    last = 0  # where the previous token ended
+    for m in _CSS_TOKEN.finditer(css):
+        at, token = m.start(), m.group()
+        scanning = not blocks or blocks[-1] == group
+        if scanning and prelude_start is None:
+            text = _NON_SPACE.search(css, last, at)
+            if text is not None:
+                prelude_start = text.start()
+            elif token[0] in "\"'":
+                prelude_start = at
+        last = m.end()
+        if token == "{":
+            if not scanning:
+                blocks.append(skip)
+                continue
+            start = prelude_start if prelude_start is not None else at
+            prelude = css[start:at].strip()
             prelude_start = None
-        elif not ch.isspace() and prelude_start is None:
-            prelude_start = i
-        i += 1
+            if prelude.startswith("@"):
+                blocks.append(group if prelude.lower().startswith(_GROUPING_AT_RULES) else skip)
+            elif prelude:
+                blocks.append(len(out))
+                out.append((" ".join(prelude.split()), start, -1))
+            else:
+                blocks.append(skip)
+        elif token == "}":
+            if blocks:
+                closed = blocks.pop()
+                if closed >= 0:
+                    out[closed] = (out[closed][0], out[closed][1], at)
+            if not blocks or blocks[-1] == group:
+                prelude_start = None  # a closed block, or a stray brace
+        elif token == ";" and scanning:
+            prelude_start = None  # the end of an @import / @charset
+    # rules left open run to the end of the text
+    return [(s, a, b if b >= 0 else max(len(css) - 1, 0)) for s, a, b in out]
 
 
 def normalise_selector(selector: str) -> str:
