@@ -374,11 +374,13 @@ def test_static_pages_load_in_place_and_nothing_of_a_scripted_page_reaches_them(
     # html.parser reads "<!-->" as the start of a comment running to "-->", Chromium as an empty
     # comment: the script is hidden from the check, and must still not run in place
     hidden = '<p id="h">hidden script stayed off</p><!--><script>h.textContent="ran"</script>-->'
+    # scripting is on for the parser: <noscript> stays hidden, as in any browser
+    noscript = '<p>seen</p><noscript><div style="width: 3000px">no script</div></noscript>'
     # one tab: every page follows the one before it in the same window
     with WebRenderer(concurrency=1, executable=chromium_executable, timeout_s=10) as r:
         first = r.render(static, extract=False)
         poisoned = r.render(POISON, extract=False)
-        after = r.render_many([static, hidden, PROBE, static], extract=False)
+        after = r.render_many([static, hidden, PROBE, static, noscript], extract=False)
         assert r._tabs.qsize() == 1
         tab = r._tabs.get_nowait()
         r._tabs.put_nowait(tab)
@@ -390,6 +392,8 @@ def test_static_pages_load_in_place_and_nothing_of_a_scripted_page_reaches_them(
         assert heading.bbox[2] - heading.bbox[0] > 100
         assert not any(e.text == "hijacked" for e in res.elements)
     assert only_text(after[1], "hidden script stayed off")
+    assert [e.text for e in after[4].elements if e.is_text] == ["seen"]
+    assert after[4].elements[0].meta["scroll_width"] == 1280
     # the next scripted page starts at a fresh origin with fresh globals and storage
     assert only_text(after[2], "globals undefined, storage null")
     assert origin_after_static is not None and origin_after_static.endswith(".vsdpo.invalid")

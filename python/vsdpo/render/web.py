@@ -14,11 +14,13 @@ stays alive for the renderer's lifetime. Pages are untrusted, so:
   storage, patched prototypes) is seen by the next; cookies are cleared after it and pop-ups
   are closed;
 * a static page is written into the tab's current document in place (``document.open``, what
-  Playwright's ``set_content`` does) with script execution off: a navigation costs about 60 ms
-  of CPU even for an empty page, the in-place load about 5. The document it replaces was itself
-  loaded with scripts off, so no page script has ever run in that window, and with scripts off
-  none can run now; a tab that last showed a scripted page navigates first. Pages render the
-  same either way (``navigation="always"`` navigates for every page);
+  Playwright's ``set_content`` does): a navigation costs about 60 ms of CPU even for an empty
+  page, the in-place load about 5. The tab's document was navigated to with the response header
+  ``Content-Security-Policy: script-src 'none'``, which ``document.open`` keeps: no page script
+  has ever run in that window and none can (no ``<script>``, handler, ``javascript:`` URL or
+  ``eval``), while scripting stays on for the parser, so ``<noscript>`` stays hidden as in any
+  browser. A tab that last showed a scripted page navigates first. Pages render the same either
+  way (``navigation="always"`` navigates for every page);
 * scripts run (pages may need them) but the whole render has a deadline: a page that hangs or
   crashes its renderer gives an :class:`~vsdpo.artifact.ExecError` ("Timeout" / "Crash") and its
   tab, or the browser if the tab cannot be closed, is replaced; the caller never hangs.
@@ -105,6 +107,8 @@ CHROMIUM_ARGS = (
     ),
 )
 _ORIGIN_HOST = "vsdpo.invalid"
+#: the policy a static page's document is served with (and keeps through ``document.open``)
+NO_SCRIPTS = "script-src 'none'"
 _WALK_JS = (Path(__file__).with_name("web_elements.js")).read_text(encoding="utf-8")
 
 
@@ -128,6 +132,7 @@ class _Job:
     origin: str  # relative URLs of the page resolve here
     html: bytes
     base_dir: Path | None
+    static: bool  # served with scripts forbidden (NO_SCRIPTS)
     blocked: list[str] = field(default_factory=list)
 
 
@@ -140,9 +145,8 @@ class _Tab:
         self.cdp = cdp  # the page's DevTools session, for the capture
         self.job: _Job | None = None
         self.crashed = False
-        self.scripts_on = True  # page scripts may run (Emulation.setScriptExecutionDisabled)
         self.origin: str | None = None  # the current document's origin (None: about:blank)
-        self.pristine = False  # no page script has ever run in the current window
+        self.pristine = False  # served with NO_SCRIPTS: no page script ever ran in this window
 
 
 class WebRenderer:
@@ -323,7 +327,6 @@ class WebRenderer:
         )
         page = await context.new_page()
         tab = _Tab(context, page, await context.new_cdp_session(page))
-        tab.scripts_on = self.javascript
 
         async def route(route: Any) -> None:
             await self._serve(tab, route)
@@ -339,7 +342,10 @@ class WebRenderer:
         job = tab.job
         try:
             if job is not None and job.url is not None and url == job.url:
-                await route.fulfill(body=job.html, content_type="text/html; charset=utf-8")
+                headers = {"content-type": "text/html; charset=utf-8"}
+                if job.static:
+                    headers["content-security-policy"] = NO_SCRIPTS
+                await route.fulfill(body=job.html, headers=headers)
                 return
             body = self._local_file(job, url) if job is not None else None
             if body is not None:
@@ -371,18 +377,19 @@ class WebRenderer:
     ) -> RenderResult:
         tab = await self._tabs.get()
         static = not (smap.runs_scripts and self.javascript)
+        html = smap.annotated.encode("utf-8")
         if static and tab.pristine and tab.origin is not None and self.navigation == "auto":
-            job = _Job(None, tab.origin, smap.annotated.encode("utf-8"), base_dir)
+            job = _Job(None, tab.origin, html, base_dir, static)
         else:
             origin = f"http://r{next(self._origins)}.{_ORIGIN_HOST}"
-            job = _Job(f"{origin}/", origin, smap.annotated.encode("utf-8"), base_dir)
+            job = _Job(f"{origin}/", origin, html, base_dir, static)
         timings = {"parse": parse_s}
         t0 = time.perf_counter()
         healthy = False
         try:
             tab.job = job
             value = await asyncio.wait_for(
-                self._load_and_walk(tab, job, smap, static, timings), self.timeout_s
+                self._load_and_walk(tab, job, smap, timings), self.timeout_s
             )
             healthy = not tab.crashed
         except asyncio.TimeoutError:
@@ -431,26 +438,22 @@ class WebRenderer:
             return
         self._tabs.put_nowait(fresh)
 
-    async def _load(self, tab: _Tab, job: _Job, static: bool) -> None:
+    async def _load(self, tab: _Tab, job: _Job) -> None:
         """Load the page: in place when ``job.url`` is None, else by navigating to it."""
-        if tab.scripts_on == static:
-            # on the tab's own DevTools session: it holds until changed, across navigations
-            await tab.cdp.send("Emulation.setScriptExecutionDisabled", {"value": static})
-            tab.scripts_on = not static
         if job.url is None:
             await tab.page.set_content(job.html.decode("utf-8"), wait_until="load")
             return
         tab.pristine = False  # until the new document is there
         await tab.page.goto(job.url, wait_until="load")
         tab.origin = job.origin
-        tab.pristine = static
+        tab.pristine = job.static
 
     async def _load_and_walk(
-        self, tab: _Tab, job: _Job, smap: SourceMap, static: bool, timings: dict[str, float]
+        self, tab: _Tab, job: _Job, smap: SourceMap, timings: dict[str, float]
     ) -> dict[str, Any]:
         page = tab.page
         t = time.perf_counter()
-        await self._load(tab, job, static)
+        await self._load(tab, job)
         timings["load"] = time.perf_counter() - t
         raw: dict[str, Any] = {}
         if self.trace:
