@@ -145,3 +145,16 @@ def test_generic_overlap_rules_skip_web_boxes():
         3, "image", (0, 0, 200, 200), parent=1, source=[(30, 30)], name="<img>", meta=DOM
     )
     assert defects_of(block, floated) == []
+
+
+def test_a_page_scrolls_sideways_unless_the_viewport_hides_it():
+    from vsdpo.defects.web import page_scrolls_sideways
+
+    wide = {"scroll_width": 3000, "viewport": [1280, 720], "viewport_overflow_x": "visible"}
+    assert page_scrolls_sideways(wide)
+    assert page_scrolls_sideways(dict(wide, viewport_overflow_x="auto"))
+    assert not page_scrolls_sideways(dict(wide, viewport_overflow_x="hidden"))
+    assert not page_scrolls_sideways(dict(wide, viewport_overflow_x="clip"))
+    assert not page_scrolls_sideways(dict(wide, scroll_width=1282))  # within the margin
+    assert page_scrolls_sideways(dict(wide, scroll_width=1282), margin_px=1.0)
+    assert not page_scrolls_sideways({"scroll_width": 3000})  # no viewport recorded

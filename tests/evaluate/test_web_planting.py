@@ -26,6 +26,10 @@ def test_planted_lines_are_whole_new_lines_and_the_rest_maps_back(name):
 
 def test_where_the_plants_go():
     assert plant_page("wide_element", PAGE).lines == (4,)  # the line after <body>
-    assert plant_page("over_heading", PAGE).lines == (6, 7)  # the line after </h2>
+    # inside the heading, just before its end tag when that has a line of its own
+    assert plant_page("over_heading", PAGE).lines == (5, 6)
+    one_line = "<html><body>\n<h1>Title</h1><p>more</p>\n<p>text</p>\n</body></html>"
+    assert plant_page("over_heading", one_line).lines == (3, 4)  # else the line after it
+    assert "z-index: 10" in plant_page("over_heading", one_line).source
     assert plant_page("over_heading", "<html><body><p>no heading</p></body></html>") is None
     assert plant_page("narrow_box", "<p>no body tag at all</p>") is None

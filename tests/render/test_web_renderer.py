@@ -415,3 +415,83 @@ def test_in_place_and_navigated_renders_are_the_same(chromium_executable, assets
         ]
     with pytest.raises(ValueError, match="navigation"):
         WebRenderer(executable=chromium_executable, navigation="never")
+
+
+VIEWPORT_PAGES = {
+    # the root's overflow belongs to the viewport: it scrolls, it does not clip the band
+    "root_scrolls": """<html><head><style>
+html { overflow-y: scroll }
+body { margin: 0 }
+</style></head><body>
+<div style="width: 3000px; background: #dde3ee">A very wide band</div>
+</body></html>""",  # the band: line 5
+    # the body's overflow-x goes to the viewport: the band is cut at its edge, nothing scrolls
+    "body_hides": """<html><head><style>
+body { margin: 0; overflow-x: hidden }
+</style></head><body>
+<div style="width: 3000px; background: #dde3ee">A very wide band</div>
+</body></html>""",
+    # a fixed header, a box over a paragraph far down the page, a paragraph left clear: the
+    # cover test scrolls each paragraph under the header, which must not hide the box below it
+    "fixed_header": """<html><head><style>
+body { margin: 0 }
+header { position: fixed; top: 0; left: 0; right: 0; height: 120px; background: #222 }
+.spacer { height: 900px }
+.slot { position: relative; height: 60px }
+.cover { position: absolute; left: 0; top: 0; width: 600px; height: 60px; background: #c00 }
+</style></head><body>
+<header></header>
+<div class="spacer"></div>
+<div class="slot"><p style="margin: 0">covered paragraph</p>
+<div class="cover"></div></div>
+<div class="spacer"></div>
+<p>clear paragraph</p>
+<div class="spacer"></div>
+</body></html>""",  # .cover rule: line 6, its div: line 11
+    # a positioned box of its own inside the heading, over the heading's text
+    "inside_heading": """<html><body style="margin: 0">
+<h1 style="margin: 0; font-size: 32px">Heading with a box inside
+<div style="position: relative; height: 0">
+<div style="position: absolute; left: 0; right: 0; bottom: 0; height: 64px; background: #369"></div></div>
+</h1>
+</body></html>""",  # the box: line 4
+}
+
+
+@pytest.fixture(scope="module")
+def viewport_pages(renderer) -> dict[str, tuple[RenderResult, list]]:
+    results = renderer.render_many(list(VIEWPORT_PAGES.values()), extract=False)
+    return {name: (res, detect_defects([res])[0]) for name, res in zip(VIEWPORT_PAGES, results)}
+
+
+def test_the_roots_overflow_scrolls_the_page_and_the_wide_band_is_blamed(viewport_pages):
+    res, defects = viewport_pages["root_scrolls"]
+    band = only_text(res, "A very wide band")
+    assert not band.meta["clip_on"]
+    off = [d for d in defects if d.kind == DefectKind.OVERFLOW]
+    assert off and all(5 in d.lines for d in off), [(d.lines, d.message) for d in off]
+
+
+def test_a_viewport_that_hides_overflow_does_not_scroll_sideways(viewport_pages):
+    res, defects = viewport_pages["body_hides"]
+    assert res.elements[0].meta["viewport_overflow_x"] == "hidden"
+    assert res.elements[0].meta["scroll_width"] == 3000  # the DOM still measures it
+    assert [d for d in defects if d.kind == DefectKind.OVERFLOW] == []
+
+
+def test_a_box_under_a_fixed_header_is_still_found_and_the_header_is_not_blamed(viewport_pages):
+    res, defects = viewport_pages["fixed_header"]
+    covered = only_text(res, "covered paragraph")
+    assert covered.meta.get("covered_by") is not None and not covered.meta.get("covered_by_fixed")
+    clear = only_text(res, "clear paragraph")
+    assert clear.meta.get("covered_by_fixed")  # the test scrolled it under the header
+    overlaps = [d for d in defects if d.kind == DefectKind.OVERLAP]
+    assert len(overlaps) == 1 and {6, 11} <= set(overlaps[0].lines)
+
+
+def test_a_positioned_box_inside_the_heading_covers_its_text(viewport_pages):
+    res, defects = viewport_pages["inside_heading"]
+    heading = only_text(res, "Heading with a box inside")
+    assert heading.meta.get("covered_fraction", 0) > 0.5
+    overlaps = [d for d in defects if d.kind == DefectKind.OVERLAP]
+    assert len(overlaps) == 1 and 4 in overlaps[0].lines

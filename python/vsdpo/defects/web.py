@@ -55,6 +55,16 @@ OFF_PAGE_MIN_PX = 3.0
 OVERFLOW_MIN_SEVERITY = 0.2
 
 
+def page_scrolls_sideways(root_meta: dict, margin_px: float = OFF_PAGE_MIN_PX) -> bool:
+    """Whether a rendered page scrolls sideways, from its root element's DOM facts: content
+    wider than the viewport, unless the viewport hides horizontal overflow (``overflow-x:
+    hidden`` on the root, or on the body when the root's overflow is visible)."""
+    width, viewport = root_meta.get("scroll_width"), root_meta.get("viewport")
+    if not width or not viewport or width <= viewport[0] + margin_px:
+        return False
+    return root_meta.get("viewport_overflow_x") not in ("hidden", "clip")
+
+
 def web_rows(t: ElementTable) -> np.ndarray:
     """bool[N]: a DOM box or text run of a web render (``meta["dom"]``, set by the renderer).
 
@@ -401,8 +411,8 @@ def _off_the_page(
         if not result.elements[0].meta.get("dom"):
             continue
         meta = result.elements[0].meta
-        width, viewport = meta.get("scroll_width"), meta.get("viewport")
-        if width and viewport and width > viewport[0] + OFF_PAGE_MIN_PX:
+        if page_scrolls_sideways(meta):
+            width, viewport = meta["scroll_width"], meta["viewport"]
             out.append(
                 (
                     k,

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from vsdpo.artifact import DefectKind
+from vsdpo.defects.web import page_scrolls_sideways
 from vsdpo.evaluate.detector import (
     TARGETS,
     DetectorReport,
@@ -134,9 +135,9 @@ def evaluate_pages(
                 if name in ("wide_element", "negative_margin") and not _scrolls_or_hides(res):
                     outcome.status = "set_aside"
                     outcome.note = "the page hides horizontal overflow: nothing shows off the page"
-                elif name == "over_heading" and not _box_meets_text(res, planted.lines):
+                elif name == "over_heading" and (shown := _box_meets_text(res, planted.lines)):
                     outcome.status = "set_aside"
-                    outcome.note = "the planted box landed clear of every text run"
+                    outcome.note = shown
                 row.plants[name] = outcome
                 if outcome.detected:
                     new = [d for d in defects if d.kind in planted.expected_kinds]
@@ -173,8 +174,7 @@ def _scrolls_or_hides(result) -> bool:
     edge)? Read from the DOM measurements, not from the defect engine."""
     if not result.ok or not result.elements:
         return True
-    meta = result.elements[0].meta
-    if (meta.get("scroll_width") or 0) > (meta.get("viewport") or [1280])[0] + 1:
+    if page_scrolls_sideways(result.elements[0].meta, margin_px=1.0):
         return True
     width = result.canvas[0]
     return any(
@@ -183,11 +183,12 @@ def _scrolls_or_hides(result) -> bool:
     )
 
 
-def _box_meets_text(result, planted_lines) -> bool:
-    """Does the planted positioned box intersect any text run (by their boxes)? True when it
-    cannot be told. Geometry only: whether the box hides the text is the engine's call."""
-    if not result.ok:
-        return True
+def _box_meets_text(result, planted_lines) -> str:
+    """Why the planted positioned box cannot show an overlap ("" when it can, or cannot be
+    told): it is not displayed (it sits in a hidden element), or it meets no text run (by their
+    boxes). Geometry only: whether the box hides the text is the engine's call."""
+    if not result.ok or not result.elements:
+        return ""
     lines = set(planted_lines)
     boxes = [
         e.bbox
@@ -195,12 +196,13 @@ def _box_meets_text(result, planted_lines) -> bool:
         if not e.is_text and e.meta.get("position") == "absolute" and lines & set(e.lines())
     ]
     if not boxes:
-        return True
+        return "the planted box is not displayed (it sits inside a hidden element)"
     x0, y0, x1, y1 = boxes[-1]
-    return any(
+    meets = any(
         e.is_text and e.bbox[0] < x1 and e.bbox[2] > x0 and e.bbox[1] < y1 and e.bbox[3] > y0
         for e in result.elements
     )
+    return "" if meets else "the planted box landed clear of every text run"
 
 
 def format_markdown(report: DetectorReport) -> str:

@@ -10,8 +10,10 @@ planted line. Lines go in at the start of a line, so every original line keeps i
 * ``narrow_box`` (expects ``clipped_text`` or ``overflow``): a box 60 px wide holding a phrase
   that cannot wrap, at the top of the body;
 * ``white_on_white`` (expects ``low_contrast``): a white paragraph on a white background;
-* ``over_heading`` (expects ``overlap``): an absolutely positioned filled box over the first
-  heading (``h1``..``h6``), placed by a zero-height wrapper right after it (two lines);
+* ``over_heading`` (expects ``overlap``): an absolutely positioned filled box (``z-index: 10``)
+  over the first heading (``h1``..``h6``) with text, its bottom on a zero-height wrapper (two
+  lines): inside the heading, after its text, when the end tag has a line of its own (the box
+  then covers the heading's last 64 px whatever its margins), else right after the heading;
 * ``negative_margin`` (expects ``overflow`` or ``clipped_text``): a paragraph pulled 400 px
   past the left edge by its margin;
 * ``wide_element`` (expects ``overflow``): a 3000 px wide filled band.
@@ -39,9 +41,10 @@ WHITE_ON_WHITE = (
 )
 OVER_HEADING = (
     '<div style="position: relative; height: 0; margin: 0; padding: 0">',
-    '<div style="position: absolute; left: 0; right: 0; bottom: 0; height: 64px; '
+    '<div style="position: absolute; left: 0; right: 0; bottom: 0; height: 64px; z-index: 10; '
     'background-color: #336699"></div></div>',
 )
+_END_TAG_LINE = re.compile(r"\s*</h[1-6]\s*>", re.IGNORECASE)
 NEGATIVE_MARGIN = (
     '<p style="margin-left: -400px">This paragraph was pulled past the left edge of the page by a '
     "negative margin and cannot be read in full</p>"
@@ -92,9 +95,14 @@ def plant_over_heading(html: str) -> PlantedScript | None:
     heading = next((t for t in smap.tags if re.fullmatch(r"h[1-6]", t.name) and t.texts), None)
     if heading is None:
         return None
-    return _insert_lines(
-        html, heading.end_line + 1, OVER_HEADING, "over_heading", (DefectKind.OVERLAP,)
-    )
+    at = heading.end_line + 1
+    spans = line_spans(html)
+    last_text = max(b for _, b in heading.texts)
+    if last_text < heading.end_line <= len(spans):
+        start, end = spans[heading.end_line - 1]
+        if _END_TAG_LINE.match(html, start, end):
+            at = heading.end_line  # inside the heading, just before its end tag
+    return _insert_lines(html, at, OVER_HEADING, "over_heading", (DefectKind.OVERLAP,))
 
 
 def plant_negative_margin(html: str) -> PlantedScript | None:

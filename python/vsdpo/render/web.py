@@ -538,6 +538,7 @@ class WebRenderer:
             elements[0].meta.update(
                 blocked_requests=list(job.blocked),
                 scroll_width=raw.get("scrollWidth"),
+                viewport_overflow_x=raw.get("viewportOverflowX"),
                 scroll_height=raw.get("scrollHeight"),
                 viewport=list(self.viewport),
                 rules_lined_up=[raw.get("rulesLinedUp", 0), raw.get("rulesSeen", 0)],

@@ -50,6 +50,13 @@ async (argsJson) => {
   const clock = [performance.now()];
   const sx = window.scrollX, sy = window.scrollY;
   const vw = window.innerWidth, vh = window.innerHeight;
+  // the root's overflow (the body's, when the root's is visible) belongs to the viewport: it
+  // scrolls the page instead of clipping a box, and only a hidden x axis cuts content off (at
+  // the viewport's right edge; the full-page capture shows everything below the fold)
+  const rootStyle = getComputedStyle(document.documentElement);
+  const bodyOverflowIsViewports = rootStyle.overflowX === "visible" && rootStyle.overflowY === "visible";
+  const viewportOverflow = (el) =>
+    el === document.documentElement || (el === document.body && bodyOverflowIsViewports);
 
   const normalise = (s) =>
     s.toLowerCase().replace(/["']/g, "").replace(/::/g, ":").replace(/\s*([>+~,()])\s*/g, "$1")
@@ -356,7 +363,9 @@ async (argsJson) => {
     // the clip for this element's content: its own overflow clips its padding box
     let contentClip = ownClip;
     const clipsContent = !inline && (cs.overflowX !== "visible" || cs.overflowY !== "visible");
-    if (clipsContent) {
+    if (clipsContent && viewportOverflow(el)) {
+      if (cs.overflowX === "hidden" || cs.overflowX === "clip") contentClip = intersect(ownClip, [-1e6, -1e6, vw, 1e6]);
+    } else if (clipsContent) {
       const bl = parseFloat(cs.borderLeftWidth) || 0, bt = parseFloat(cs.borderTopWidth) || 0;
       const padding = [b[0] + bl, b[1] + bt, b[0] + bl + el.clientWidth, b[1] + bt + el.clientHeight];
       contentClip = intersect(ownClip, padding);
@@ -422,26 +431,38 @@ async (argsJson) => {
         next++;
         moved = true;
         if (cy < top || isFixed(owner)) continue;  // fixed text moves with the scroll
-        let hits = 0, tested = 0, by = null, fixedCover = false;
+        let hits = 0, fixedHits = 0, tested = 0, by = null, fixedBy = null;
+        const ownBox = emittedFor(owner);
         // a 3 x 3 grid of points over the run: a box over the lower third of a line hides it
         for (const [f, g] of GRID) {
           const x = run.bbox[0] + f * (run.bbox[2] - run.bbox[0]) - window.scrollX;
           const y = run.bbox[1] + g * (run.bbox[3] - run.bbox[1]) - top;
           if (x < 0 || x >= vw || y < 0 || y >= vh) continue;
           tested++;
-          const hit = document.elementFromPoint(x, y);
-          if (!hit || owner.contains(hit) || hit.contains(owner)) continue;
-          const cover = emittedFor(hit);
-          if (cover === null || cover === undefined) continue;
-          hits++;
-          by = cover;
-          // a fixed banner or header sits over whatever scrolls under it, by design
-          fixedCover = isFixed(hit);
+          // down the paint order to the text itself. A fixed banner or header sits over whatever
+          // scrolls under it, by design, and this test's scrolling puts text under it that the
+          // capture shows clear: look beneath it (it only counts when nothing else covers)
+          let fixedHit = null, hit = null;
+          for (const el of document.elementsFromPoint(x, y)) {
+            // the text's own element, its ancestors and its inline content are the text; a box
+            // of its own inside it (a positioned child) can cover it
+            if (el.contains(owner) || (owner.contains(el) && emittedFor(el) === ownBox)) break;
+            if (isFixed(el)) { if (fixedHit === null) fixedHit = el; continue; }
+            hit = el;
+            break;
+          }
+          const cover = hit ? emittedFor(hit) : null;
+          if (cover !== null && cover !== undefined) { hits++; by = cover; continue; }
+          const fixedCover = fixedHit ? emittedFor(fixedHit) : null;
+          if (fixedCover !== null && fixedCover !== undefined) { fixedHits++; fixedBy = fixedCover; }
         }
         if (hits && tested) {
           run.meta.covered_by = by;
           run.meta.covered_fraction = hits / tested;
-          if (fixedCover) run.meta.covered_by_fixed = true;
+        } else if (fixedHits && tested) {
+          run.meta.covered_by = fixedBy;
+          run.meta.covered_fraction = fixedHits / tested;
+          run.meta.covered_by_fixed = true;
         }
       }
       if (!moved) next++;
@@ -462,6 +483,8 @@ async (argsJson) => {
     truncated,
     phaseMs: clock.concat([performance.now()]).map((v, k, a) => k ? +(v - a[k - 1]).toFixed(1) : 0).slice(1),
     scrollWidth: root.scrollWidth,
+    // "hidden" / "clip": the page cannot scroll sideways, whatever its scrollWidth
+    viewportOverflowX: (bodyOverflowIsViewports && document.body ? getComputedStyle(document.body) : rootStyle).overflowX,
     scrollHeight: pageHeight(),
     viewport: [vw, vh],
   });
