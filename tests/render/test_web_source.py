@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vsdpo.render.web_source import (
     ID_ATTRIBUTE,
@@ -168,3 +170,85 @@ def test_runs_scripts_reads_one_start_tag():
     assert runs_scripts("script", [])
     assert not runs_scripts("div", [("class", "onload")])
     assert runs_scripts("div", [("onanimationend", "f()")])
+
+
+# -- css_rules against a character-by-character reference scanner ------------------------------
+
+_GROUPING = ("@media", "@supports", "@layer", "@container", "@document", "@scope")
+
+
+def _reference_skip(css: str, i: int) -> int:
+    if css.startswith("/*", i):
+        end = css.find("*/", i + 2)
+        return len(css) if end < 0 else end + 2
+    if css[i] in "\"'":
+        quote, j = css[i], i + 1
+        while j < len(css) and css[j] != quote:
+            j += 2 if css[j] == "\\" else 1
+        return min(j + 1, len(css))
+    return i
+
+
+def _reference_brace(css: str, i: int, stop: int) -> int:
+    depth, j = 0, i
+    while j < stop:
+        k = _reference_skip(css, j)
+        if k != j:
+            j = k
+            continue
+        if css[j] == "{":
+            depth += 1
+        elif css[j] == "}":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return stop
+
+
+def _reference_scan(css: str, i: int, stop: int, out: list) -> None:
+    prelude_start = None
+    while i < stop:
+        k = _reference_skip(css, i)
+        if k != i:
+            if css[i] != "/" and prelude_start is None:
+                prelude_start = i
+            i = k
+            continue
+        if css[i] == "{":
+            start = prelude_start if prelude_start is not None else i
+            prelude = css[start:i].strip()
+            close = _reference_brace(css, i, stop)
+            if prelude.startswith("@"):
+                if prelude.lower().startswith(_GROUPING):
+                    _reference_scan(css, i + 1, close, out)
+            elif prelude:
+                out.append((" ".join(prelude.split()), start, min(close, len(css) - 1)))
+            i, prelude_start = close + 1, None
+            continue
+        if css[i] in ";}":
+            prelude_start = None
+        elif not css[i].isspace() and prelude_start is None:
+            prelude_start = i
+        i += 1
+
+
+def reference_css_rules(css: str) -> list[tuple[str, int, int]]:
+    """The obvious scanner, one character at a time (what css_rules replaced: 7x slower)."""
+    out: list[tuple[str, int, int]] = []
+    _reference_scan(css, 0, len(css), out)
+    return out
+
+
+_CSS_PIECES = [
+    "a", "b c", " ", "\n", "\t", "{", "}", ";", "/*", "*/", "/", "*", '"', "'", "\\", ":",
+    ",", ">", "@media screen", "@MEDIA x", "@font-face", "@supports (x)", "@import u",
+    "@keyframes k", ".card", "#id", "color: red", "::after",
+]  # fmt: skip
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.sampled_from(_CSS_PIECES), max_size=40))
+def test_css_rules_agree_with_a_character_by_character_scanner(pieces):
+    css = "".join(pieces)
+    assert css_rules(css) == reference_css_rules(css)
