@@ -14,7 +14,10 @@ flight at once:
   :func:`vsdpo.defects.detect_defects` on every page as it comes back: everything a trainer
   needs. The renderer is warmed (untimed) on the first ``--workers`` pages: the figure is the
   persistent renderer's steady state;
-* **renderer, jpeg** (``--modes`` includes ``jpeg``): the same with JPEG capture.
+* **renderer, jpeg** (``--modes`` includes ``jpeg``): the same with JPEG capture;
+* **renderer, navigating** (``--modes`` includes ``navigate``): the same with
+  ``navigation="always"``: every page gets a navigation to a fresh origin, as a page with
+  scripts does (static pages otherwise load in place).
 
 Prints a markdown table (pages, ok, seconds, pages/s, ratio vs naive), the machine and command.
 The issue's target: the renderer >= 5x naive.
@@ -33,7 +36,7 @@ from pathlib import Path
 from vsdpo.bench.timing import ModeRun, command_line, machine_description, throughput_table
 from vsdpo.render.web import BASE_CHROMIUM_ARGS
 
-MODES = ("naive", "warm", "renderer", "jpeg")
+MODES = ("naive", "warm", "renderer", "jpeg", "navigate")
 #: the baselines' Chromium arguments, exactly those of shared/data/README.md (the renderer's own
 #: CHROMIUM_ARGS add tuning that is part of what is being measured)
 BASELINE_ARGS = BASE_CHROMIUM_ARGS
@@ -124,14 +127,18 @@ def bench_warm(pages: Sequence[Path], workers: int, executable: str) -> ModeResu
     )
 
 
-def bench_renderer(pages: Sequence[Path], workers: int, image_format: str = "png") -> ModeResult:
+def bench_renderer(
+    pages: Sequence[Path], workers: int, image_format: str = "png", navigation: str = "auto"
+) -> ModeResult:
     from vsdpo.defects import detect_defects
     from vsdpo.render.web import WebRenderer
 
     sources = [p.read_text(encoding="utf-8", errors="replace") for p in pages]
     t0 = time.perf_counter()
     dirs = [p.parent for p in pages]
-    with WebRenderer(concurrency=workers, image_format=image_format) as renderer:
+    with WebRenderer(
+        concurrency=workers, image_format=image_format, navigation=navigation
+    ) as renderer:
         # untimed warm-up on the first pages, so the timed run is the persistent renderer's
         # steady state (the naive mode has no state to warm: it launches Chromium per page)
         renderer.render_many(sources[:workers], extract=False, base_dirs=dirs[:workers])
@@ -142,9 +149,11 @@ def bench_renderer(pages: Sequence[Path], workers: int, image_format: str = "png
             detect_defects([r])  # overlaps the renders still in flight
             results.append(r)
         seconds = time.perf_counter() - start
+    mode = "navigate" if navigation == "always" else "renderer" if image_format == "png" else "jpeg"
+    how = ", a navigation per page" if navigation == "always" else ""
     return ModeResult(
-        "renderer" if image_format == "png" else "jpeg",
-        f"WebRenderer ({workers} reused tabs, tracing, {image_format}) + detect_defects",
+        mode,
+        f"WebRenderer ({workers} reused tabs, tracing, {image_format}{how}) + detect_defects",
         len(pages),
         sum(r.ok for r in results),
         seconds,
@@ -201,6 +210,8 @@ def main(argv: Sequence[str] | None = None, prog: str = "vsdpo bench web") -> in
             results.append(bench_renderer(pages, args.workers, "png"))
         elif mode == "jpeg":
             results.append(bench_renderer(pages, args.workers, "jpeg"))
+        elif mode == "navigate":
+            results.append(bench_renderer(pages, args.workers, "png", navigation="always"))
         else:
             print(f"{prog}: unknown mode {mode!r}", file=sys.stderr)
             return 2
