@@ -189,6 +189,23 @@ def test_figures_are_captured_without_savefig_and_after_close() -> None:
     assert not list((__import__("pathlib").Path.cwd()).glob("first.png"))
 
 
+def test_outside_a_run_savefig_and_show_are_matplotlibs_own(tmp_path) -> None:
+    import matplotlib.pyplot as plt
+
+    render_code("import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig('in_run.png')\n")
+    # the runner's capture hooks stay installed in this process, and must not swallow this
+    fig = plt.figure(figsize=(2, 2))
+    plt.plot([1, 2])
+    plt.savefig(tmp_path / "pyplot.png")
+    fig.savefig(str(tmp_path / "figure.png"))
+    plt.close(fig)
+    assert (tmp_path / "pyplot.png").stat().st_size > 0
+    assert (tmp_path / "figure.png").stat().st_size > 0
+    # and a run after that still records instead of writing
+    again = render_code("import matplotlib.pyplot as plt\nplt.plot([1])\nplt.savefig('x.png')\n")
+    assert again.ok and again.image is not None
+
+
 def test_png_output_and_no_figure() -> None:
     value = run("import matplotlib.pyplot as plt\nplt.plot([1, 2])\n", {"image": "png"})
     assert value["images"][0][:8] == b"\x89PNG\r\n\x1a\n"

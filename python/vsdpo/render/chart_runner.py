@@ -45,32 +45,44 @@ DEFAULT_DPI = 100
 # figures the program saved or showed (it may close them afterwards); reset per run
 _captured: list[Any] = []
 _capture_installed = False
+# the capture hooks record only while a program runs: outside run() (a test or a notebook that
+# called run() in its own process) savefig and show do what matplotlib does
+_capturing = False
 
 
 def _install_capture() -> None:
-    """Make ``Figure.savefig``, ``Figure.show`` and ``pyplot.show`` record instead of output."""
+    """Make ``Figure.savefig``, ``Figure.show`` and ``pyplot.show`` record instead of output
+    while :func:`run` executes a program."""
     global _capture_installed
     if _capture_installed:
         return
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    real_savefig = Figure.savefig
+    real_savefig, real_fig_show = Figure.savefig, Figure.show
+    real_plt_show, real_plt_savefig = plt.show, plt.savefig
 
     def savefig(self, fname, *args, **kwargs):
-        if not isinstance(fname, (str, os.PathLike)):  # a buffer the program may read back
+        # a buffer the program may read back is written for real
+        if not _capturing or not isinstance(fname, (str, os.PathLike)):
             return real_savefig(self, fname, *args, **kwargs)
         _capture(self)
         return None
 
     def fig_show(self, *args, **kwargs):
+        if not _capturing:
+            return real_fig_show(self, *args, **kwargs)
         _capture(self)
 
     def plt_show(*args, **kwargs):
+        if not _capturing:
+            return real_plt_show(*args, **kwargs)
         for manager in _open_managers():
             _capture(manager.canvas.figure)
 
     def plt_savefig(*args, **kwargs):
+        if not _capturing:
+            return real_plt_savefig(*args, **kwargs)
         # pyplot's own version redraws the whole figure afterwards (draw_idle): skip that
         return plt.gcf().savefig(*args, **kwargs)
 
@@ -181,6 +193,7 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    global _capturing
     _install_capture()  # before tracing, so tracing wraps (and can unwrap) the capture hooks
     if trace:
         chart_tracing.install()
@@ -192,6 +205,7 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
     _captured.clear()
     timings: dict[str, float] = {}
     linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)  # tracebacks
+    _capturing = True
     try:
         with matplotlib.rc_context():
             t0 = time.perf_counter()
@@ -214,6 +228,7 @@ def run(code: str, args: dict | None = None) -> dict[str, Any]:
             _attach_calls(result, calls)
             return result
     finally:
+        _capturing = False
         _captured.clear()
         if cleanup:
             plt.close("all")
