@@ -130,7 +130,7 @@ class _Job:
 
     url: str | None  # the navigation's URL; None when the page is written in place
     origin: str  # relative URLs of the page resolve here
-    html: bytes
+    html: str  # the annotated page (served as UTF-8)
     base_dir: Path | None
     static: bool  # served with scripts forbidden (NO_SCRIPTS)
     blocked: list[str] = field(default_factory=list)
@@ -345,7 +345,7 @@ class WebRenderer:
                 headers = {"content-type": "text/html; charset=utf-8"}
                 if job.static:
                     headers["content-security-policy"] = NO_SCRIPTS
-                await route.fulfill(body=job.html, headers=headers)
+                await route.fulfill(body=job.html.encode("utf-8"), headers=headers)
                 return
             body = self._local_file(job, url) if job is not None else None
             if body is not None:
@@ -377,7 +377,7 @@ class WebRenderer:
     ) -> RenderResult:
         tab = await self._tabs.get()
         static = not (smap.runs_scripts and self.javascript)
-        html = smap.annotated.encode("utf-8")
+        html = smap.annotated
         if static and tab.pristine and tab.origin is not None and self.navigation == "auto":
             job = _Job(None, tab.origin, html, base_dir, static)
         else:
@@ -420,8 +420,8 @@ class WebRenderer:
     async def _recycle(self, tab: _Tab, healthy: bool, clear_cookies: bool = True) -> None:
         """Give the tab back, or replace it (and the browser, if it is gone or stuck).
 
-        ``clear_cookies=False`` after a static page: with scripts off and no ``Set-Cookie`` in
-        what the route serves, it cannot have set any."""
+        ``clear_cookies=False`` after a static page: its scripts are forbidden (NO_SCRIPTS) and
+        what the route serves carries no ``Set-Cookie``, so it cannot have set any."""
         if healthy:
             try:
                 if clear_cookies:
@@ -441,7 +441,7 @@ class WebRenderer:
     async def _load(self, tab: _Tab, job: _Job) -> None:
         """Load the page: in place when ``job.url`` is None, else by navigating to it."""
         if job.url is None:
-            await tab.page.set_content(job.html.decode("utf-8"), wait_until="load")
+            await tab.page.set_content(job.html, wait_until="load")
             return
         tab.pristine = False  # until the new document is there
         await tab.page.goto(job.url, wait_until="load")

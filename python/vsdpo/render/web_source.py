@@ -12,7 +12,8 @@ the position of every tag and text chunk) and returns a :class:`SourceMap`:
 * every CSS rule of every ``<style>`` block gets its selector and line span in the submitted HTML,
   numbered in source order per block (the in-page script lines them up with the CSSOM rules);
 * whether the page would run any script of its own while it is rendered (:func:`runs_scripts`):
-  the renderer loads pages that would not with scripts off and without a navigation.
+  the renderer writes pages that would not into a document where scripts are forbidden,
+  without a navigation.
 
 Lines are 1-based lines of the submitted code, with the line breaks of :mod:`vsdpo.code`
 (``\\r\\n``, ``\\r``, ``\\n``), whatever the parser counts internally.
